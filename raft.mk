@@ -125,3 +125,14 @@ test:
 
 pg-installcheck pg-prove: all
 	sh regress/run-as-user $(subst pg-,,$@)
+
+# --- the local three-server cluster (scripts/demo) ---------------------------
+.PHONY: demo demo-stop demo-status demo-clean
+demo:
+	scripts/demo start
+demo-stop:
+	scripts/demo stop
+demo-status:
+	scripts/demo status
+demo-clean:
+	scripts/demo clean
