@@ -38,7 +38,14 @@ PROVE_TESTS = $(sort $(wildcard regress/t/*.pl))
 PROVE_FLAGS = -I $(CURDIR)/regress/t/lib
 
 PG_CONFIG ?= pg_config
-PGXS := $(shell $(PG_CONFIG) --pgxs)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifeq ($(wildcard $(PGXS)),)
+# A fresh machine without PostgreSQL's build files: install them, then go on.
+all install test demo unit sim check-io installcheck prove:
+	scripts/install-deps
+	$(MAKE) $@
+else
 include $(PGXS)
 
 # raft/ is C11 and declares where it likes; keep PostgreSQL's warning for
@@ -54,3 +61,4 @@ prove:
 	$(prove_installcheck)
 
 include raft.mk
+endif
