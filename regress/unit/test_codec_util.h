@@ -3,8 +3,8 @@
  * tests and its fuzz targets (regress/fuzz/fuzz_decode_*.c): field-by-field
  * equality of the core's types (memcmp would compare padding and the
  * bytes after an address's NUL), and a byte builder that writes
- * encodings by hand from the tables in raft/codec/*.c, independently of the
- * codec's own writer.
+ * encodings by hand from the tables in raft/codec/codec_*.c, independently of
+ * the codec's own writer.
  */
 #ifndef TEST_CODEC_UTIL_H
 #define TEST_CODEC_UTIL_H
