@@ -10,6 +10,19 @@
  * (entries) are provided by the caller with their capacity.  They return
  * RAFT_OK, RAFT_EMALFORMED, RAFT_EVERSION or RAFT_ETOOBIG (more entries
  * than the capacity given).
+ *
+ * More precisely (the byte tables are at the top of raft/codec/codec_*.c):
+ *  - len must be the exact length of the encoding: trailing bytes are
+ *    RAFT_EMALFORMED.  Encodings are canonical: what decodes re-encodes to
+ *    the same bytes.
+ *  - Encoders also return 0 for a value the decoder would refuse (message
+ *    or entry type out of range, more than RAFT_MAX_MEMBERS members, an
+ *    address without a NUL in RAFT_ADDR_LEN, unknown member flag bits,
+ *    member id 0 or twice, entry data over RAFT_MAX_ENTRY_BYTES, a buffer
+ *    with len > 0 and base NULL): whatever encodes also decodes.
+ *  - A decoded struct raft_buffer points into buf (base is void * only
+ *    because the struct is shared): treat it as read-only, valid while buf
+ *    is; an empty one is {NULL, 0}.  On an error the output is unspecified.
  */
 #ifndef RAFT_CODEC_H
 #define RAFT_CODEC_H
