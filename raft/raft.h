@@ -69,7 +69,8 @@ typedef uint64_t raft_index;
 	X(RAFT_EVERSION, "unsupported encoding version")                         \
 	X(RAFT_ECORRUPT, "damaged data")                                         \
 	X(RAFT_EIO, "input/output error")                                        \
-	X(RAFT_ESHUTDOWN, "the node is shutting down")
+	X(RAFT_ESHUTDOWN, "the node is shutting down")                           \
+	X(RAFT_EFULL, "too many requests are waiting; retry later")
 
 enum raft_error
 {
