@@ -24,7 +24,7 @@
 #define MEMBER_HEADER_SIZE 10			/* id, flags, address length */
 #define MEMBER_FLAGS_KNOWN (RAFT_VOTER_NEW | RAFT_VOTER_OLD)
 
-/* Length of a member's address: bytes before its NUL, at most RAFT_ADDR_LEN. */
+/* A member's address length: bytes before its NUL, at most RAFT_ADDR_LEN. */
 static size_t
 addr_length(const struct raft_member *m)
 {

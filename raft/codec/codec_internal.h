@@ -150,7 +150,8 @@ codec_size_add(size_t a, size_t b)
 }
 
 /* The version byte: RAFT_OK and a reader over the rest, or an error. */
-int			codec_begin(const uint8_t *buf, size_t len, struct codec_reader *r);
+int			codec_begin(const uint8_t *buf, size_t len,
+						struct codec_reader *r);
 
 /* RAFT_OK if every byte was used; trailing bytes are malformed. */
 int			codec_end(const struct codec_reader *r);
@@ -170,12 +171,15 @@ int			codec_get_entry_body(struct codec_reader *r, struct raft_entry *e);
 bool		codec_config_valid(const struct raft_config *c);
 size_t		codec_config_body_size(const struct raft_config *c);
 void		codec_put_config_body(uint8_t **p, const struct raft_config *c);
-int			codec_get_config_body(struct codec_reader *r, struct raft_config *c);
+int			codec_get_config_body(struct codec_reader *r,
+								  struct raft_config *c);
 
 bool		codec_snapshot_valid(const struct raft_snapshot *s);
 bool		codec_snapshot_is_empty(const struct raft_snapshot *s);
 size_t		codec_snapshot_body_size(const struct raft_snapshot *s);
-void		codec_put_snapshot_body(uint8_t **p, const struct raft_snapshot *s);
-int			codec_get_snapshot_body(struct codec_reader *r, struct raft_snapshot *s);
+void		codec_put_snapshot_body(uint8_t **p,
+									const struct raft_snapshot *s);
+int			codec_get_snapshot_body(struct codec_reader *r,
+									struct raft_snapshot *s);
 
 #endif							/* RAFT_CODEC_INTERNAL_H */

@@ -22,7 +22,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		FUZZ_CHECK(c.members[i].id != RAFT_NONE);
 		FUZZ_CHECK(memchr(c.members[i].addr, '\0', RAFT_ADDR_LEN) != NULL);
-		FUZZ_CHECK((c.members[i].flags & ~(RAFT_VOTER_NEW | RAFT_VOTER_OLD)) == 0);
+		FUZZ_CHECK((c.members[i].flags &
+					~(RAFT_VOTER_NEW | RAFT_VOTER_OLD)) == 0);
 		for (uint32_t j = 0; j < i; j++)
 			FUZZ_CHECK(c.members[j].id != c.members[i].id);
 	}

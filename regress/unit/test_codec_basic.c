@@ -93,7 +93,8 @@ test_hard_state_refusals(void **state)
 
 	/* Every truncation, including the empty buffer. */
 	for (size_t len = 0; len < RAFT_HARD_STATE_ENCODED_SIZE; len++)
-		assert_int_equal(decode_hs(buf, len), RAFT_EMALFORMED);
+		assert_int_equal(decode_exact_copy(decode_hs, buf, len),
+						 RAFT_EMALFORMED);
 	assert_int_equal(decode_hs(NULL, 0), RAFT_EMALFORMED);
 
 	/* A trailing byte. */
@@ -143,7 +144,8 @@ check_entry_round_trip(const struct raft_entry *e)
 		assert_null(out.data.base);
 	/* Every truncation is refused, and so is a trailing byte. */
 	for (size_t len = 0; len < size; len++)
-		assert_int_equal(decode_entry(buf, len), RAFT_EMALFORMED);
+		assert_int_equal(decode_exact_copy(decode_entry, buf, len),
+						 RAFT_EMALFORMED);
 	buf[size] = 0;
 	assert_int_equal(decode_entry(buf, size + 1), RAFT_EMALFORMED);
 	free(buf);
@@ -306,7 +308,8 @@ check_config_round_trip(const struct raft_config *c)
 	assert_int_equal(raft_encode_config(&out, again, sizeof(again)), size);
 	assert_memory_equal(buf, again, size);
 	for (size_t len = 0; len < size; len++)
-		assert_int_equal(decode_config(buf, len), RAFT_EMALFORMED);
+		assert_int_equal(decode_exact_copy(decode_config, buf, len),
+						 RAFT_EMALFORMED);
 	buf[size] = 0;
 	assert_int_equal(decode_config(buf, size + 1), RAFT_EMALFORMED);
 }
@@ -395,7 +398,7 @@ static void
 test_config_decode_refusals(void **state)
 {
 	uint8_t		buf[BUF_SIZE];
-	char		addr[RAFT_ADDR_LEN + 1];
+	char		addr[256];		/* up to the largest u8 length */
 	size_t		len;
 	struct raft_config out;
 
@@ -490,6 +493,50 @@ test_config_encode_refusals(void **state)
 	assert_int_equal(raft_encode_config(&bad, buf, sizeof(buf)), 0);
 }
 
+/* Every encoder refuses a NULL or empty buffer; every decoder an empty one. */
+static void
+test_empty_buffers(void **state)
+{
+	struct raft_hard_state hs = {1, 1, 1};
+	struct raft_entry e = {1, 1, RAFT_ENTRY_NOOP, {NULL, 0}};
+	struct raft_config c;
+	struct raft_snapshot s;
+	struct raft_message m;
+	struct raft_entry room[1];
+	uint8_t		one[1];
+
+	memset(&c, 0, sizeof(c));
+	memset(&s, 0, sizeof(s));
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_HEARTBEAT;
+
+	assert_int_equal(raft_encode_hard_state(&hs, NULL, 1024), 0);
+	assert_int_equal(raft_encode_entry(&e, NULL, 1024), 0);
+	assert_int_equal(raft_encode_config(&c, NULL, 1024), 0);
+	assert_int_equal(raft_encode_snapshot(&s, NULL, 1024), 0);
+	assert_int_equal(raft_encode_message(&m, NULL, 1024), 0);
+	assert_int_equal(raft_encode_hard_state(&hs, one, 0), 0);
+	assert_int_equal(raft_encode_entry(&e, one, 0), 0);
+	assert_int_equal(raft_encode_config(&c, one, 0), 0);
+	assert_int_equal(raft_encode_snapshot(&s, one, 0), 0);
+	assert_int_equal(raft_encode_message(&m, one, 0), 0);
+
+	assert_int_equal(raft_decode_hard_state(NULL, 0, &hs), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_entry(NULL, 0, &e), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_config(NULL, 0, &c), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_snapshot(NULL, 0, &s), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_message(NULL, 0, &m, room, 1),
+					 RAFT_EMALFORMED);
+	/* The version byte alone. */
+	one[0] = RAFT_CODEC_VERSION;
+	assert_int_equal(raft_decode_hard_state(one, 1, &hs), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_entry(one, 1, &e), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_config(one, 1, &c), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_snapshot(one, 1, &s), RAFT_EMALFORMED);
+	assert_int_equal(raft_decode_message(one, 1, &m, room, 1),
+					 RAFT_EMALFORMED);
+}
+
 int
 main(void)
 {
@@ -505,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_config_addr_tail_ignored),
 		cmocka_unit_test(test_config_decode_refusals),
 		cmocka_unit_test(test_config_encode_refusals),
+		cmocka_unit_test(test_empty_buffers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,7 +111,8 @@ check_message_round_trip(const struct raft_message *m)
 	assert_int_equal(raft_encode_message(&out, again, sizeof(again)), size);
 	assert_memory_equal(buf, again, size);
 	for (size_t len = 0; len < size; len++)
-		assert_int_equal(decode_msg(buf, len), RAFT_EMALFORMED);
+		assert_int_equal(decode_exact_copy(decode_msg, buf, len),
+						 RAFT_EMALFORMED);
 	buf[size] = 0;
 	assert_int_equal(decode_msg(buf, size + 1), RAFT_EMALFORMED);
 }
@@ -382,7 +383,8 @@ check_snapshot_round_trip(const struct raft_snapshot *s)
 	assert_int_equal(raft_encode_snapshot(&out, again, sizeof(again)), size);
 	assert_memory_equal(buf, again, size);
 	for (size_t len = 0; len < size; len++)
-		assert_int_equal(decode_snap(buf, len), RAFT_EMALFORMED);
+		assert_int_equal(decode_exact_copy(decode_snap, buf, len),
+						 RAFT_EMALFORMED);
 	buf[size] = 0;
 	assert_int_equal(decode_snap(buf, size + 1), RAFT_EMALFORMED);
 }

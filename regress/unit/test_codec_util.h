@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
@@ -119,6 +120,27 @@ patch_u32(uint8_t *p, size_t off, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
 		p[off + i] = (uint8_t) (v >> (8 * i));
+}
+
+/*
+ * Runs a decoder on a heap copy of exactly len bytes, so that a read past
+ * the end is caught when the tests are built with -fsanitize=address.
+ */
+typedef int (*decode_fn) (const uint8_t *buf, size_t len);
+
+static inline int
+decode_exact_copy(decode_fn decode, const uint8_t *buf, size_t len)
+{
+	uint8_t    *copy = malloc(len > 0 ? len : 1);
+	int			rv;
+
+	if (copy == NULL)
+		abort();
+	if (len > 0)
+		memcpy(copy, buf, len);
+	rv = decode(copy, len);
+	free(copy);
+	return rv;
 }
 
 #endif							/* TEST_CODEC_UTIL_H */
