@@ -27,11 +27,30 @@ typedef struct PgRaftStatement
 {
 	uint32		origin_node;	/* server the client is connected to */
 	uint64		request_id;		/* unique on origin_node: finds the waiter */
-	char	   *role_name;		/* applied with SET ROLE to this role */
+	char	   *role_name;		/* applied as this role (it must exist on
+								 * every server) */
 	char	   *sql;			/* one statement, parameters $1..$n */
 	int			nargs;
 	char	  **argtypes;		/* type names, schema-qualified (format_type) */
 	char	  **argvalues;		/* text form; NULL for SQL NULL */
+
+	/*
+	 * The proposer's session settings that change what the statement means:
+	 * name resolution (search_path), how literals and parameter values are
+	 * read (DateStyle, IntervalStyle, TimeZone, standard_conforming_strings,
+	 * ...) and how values are turned to text (extra_float_digits,
+	 * bytea_output); the list is pgraft_statement_settings in
+	 * statement_codec.c.  The applier applies them with SET LOCAL semantics,
+	 * so the statement means the same on every server as it did when
+	 * pgraft_check_statement analysed it on the proposing server.
+	 *
+	 * When building a statement to propose, leave nsettings 0 (zero the
+	 * struct): pgraft_encode_statement then records the current session's
+	 * values.  pgraft_decode_statement always fills them in.
+	 */
+	int			nsettings;
+	char	  **setting_names;
+	char	  **setting_values;
 } PgRaftStatement;
 
 /* What the check found: DDL registers or forgets a replicated table. */
@@ -65,6 +84,12 @@ extern bool pgraft_decode_statement(const char *data, Size len,
 /* guard.c */
 extern bool pgraft_applying;	/* true only inside pgraft_apply_statement */
 extern void pgraft_guard_init(void);	/* installs hooks; from _PG_init */
+
+/*
+ * read_guard.c: applies pg_raft.read_consistency to plain SELECTs that read
+ * replicated tables (READ COMMITTED only; see read_guard.c).  From _PG_init.
+ */
+extern void pgraft_read_guard_init(void);
 
 /* catalog.c */
 extern bool pgraft_is_replicated(Oid relid);

@@ -1,0 +1,221 @@
+/*
+ * extension/guard.c — refuses changes to replicated tables that do not come
+ * through the Raft log.
+ *
+ * A replicated table is changed only by the applier, inside
+ * pgraft_apply_statement (pgraft_applying is true then).  Anywhere else:
+ *
+ *	 - ExecutorStart_hook refuses INSERT, UPDATE, DELETE and MERGE (also in
+ *	   data-modifying CTEs, functions and EXPLAIN ANALYZE) whose result
+ *	   relation is replicated;
+ *	 - ProcessUtility_hook refuses TRUNCATE, COPY FROM, ALTER TABLE (and
+ *	   ALTER ... RENAME / SET SCHEMA), DROP TABLE, CREATE INDEX, DROP INDEX,
+ *	   CREATE TRIGGER and CREATE RULE on replicated tables (and their
+ *	   indexes), and lets everything else through;
+ *	 - object_access_hook refuses the drop of a replicated table by any other
+ *	   path (DROP SCHEMA ... CASCADE, DROP OWNED).
+ *
+ * All refusals are ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE (55000) with a
+ * hint to use raft.exec.  DROP EXTENSION pg_raft is not affected: the
+ * replicated tables are not members of the extension and stay, as ordinary
+ * tables.
+ */
+#include "postgres.h"
+
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "executor/executor.h"
+#include "nodes/parsenodes.h"
+#include "parser/parsetree.h"
+#include "tcop/utility.h"
+#include "utils/lsyscache.h"
+
+#include "statement.h"
+
+bool		pgraft_applying = false;
+
+static bool guard_installed = false;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static object_access_hook_type prev_object_access = NULL;
+
+#define PGRAFT_GUARD_HINT \
+	"Use raft.exec('...') so the change goes through the Raft log."
+
+/* The replicated table relid is, or whose index it is; else InvalidOid. */
+static Oid
+replicated_table_of(Oid relid)
+{
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	if (get_rel_relkind(relid) == RELKIND_INDEX ||
+		get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
+		relid = IndexGetRelation(relid, true);
+	if (OidIsValid(relid) && pgraft_is_replicated(relid))
+		return relid;
+	return InvalidOid;
+}
+
+static Oid
+replicated_table_of_rangevar(RangeVar *rv)
+{
+	if (rv == NULL)
+		return InvalidOid;
+	return replicated_table_of(RangeVarGetRelid(rv, NoLock, true));
+}
+
+static void
+refuse_utility(Node *parsetree, Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot run %s on replicated table \"%s\" directly",
+					CreateCommandName(parsetree), get_rel_name(relid)),
+			 errdetail("Replicated tables change only through the Raft log, so that every server applies the same changes."),
+			 errhint(PGRAFT_GUARD_HINT)));
+}
+
+static void
+guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+
+	if (!pgraft_applying && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+	{
+		ListCell   *lc;
+
+		/* every ModifyTable's result relations, CTEs included */
+		foreach(lc, pstmt->resultRelations)
+		{
+			RangeTblEntry *rte = rt_fetch(lfirst_int(lc), pstmt->rtable);
+
+			if (rte->rtekind == RTE_RELATION && pgraft_is_replicated(rte->relid))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("cannot modify replicated table \"%s\" directly",
+								get_rel_name(rte->relid)),
+						 errdetail("Replicated tables change only through the Raft log, so that every server applies the same changes."),
+						 errhint(PGRAFT_GUARD_HINT)));
+		}
+	}
+
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/* Checks one utility statement; raises if it would change a replicated table. */
+static void
+guard_check_utility(Node *parsetree)
+{
+	Oid			relid = InvalidOid;
+	ListCell   *lc;
+
+	switch (nodeTag(parsetree))
+	{
+		case T_TruncateStmt:
+			foreach(lc, ((TruncateStmt *) parsetree)->relations)
+			{
+				relid = replicated_table_of_rangevar(lfirst_node(RangeVar, lc));
+				if (OidIsValid(relid))
+					break;
+			}
+			break;
+		case T_CopyStmt:
+			if (((CopyStmt *) parsetree)->is_from)
+				relid = replicated_table_of_rangevar(((CopyStmt *) parsetree)->relation);
+			break;
+		case T_AlterTableStmt:
+			relid = replicated_table_of_rangevar(((AlterTableStmt *) parsetree)->relation);
+			break;
+		case T_RenameStmt:
+			relid = replicated_table_of_rangevar(((RenameStmt *) parsetree)->relation);
+			break;
+		case T_AlterObjectSchemaStmt:
+			relid = replicated_table_of_rangevar(((AlterObjectSchemaStmt *) parsetree)->relation);
+			break;
+		case T_IndexStmt:
+			relid = replicated_table_of_rangevar(((IndexStmt *) parsetree)->relation);
+			break;
+		case T_CreateTrigStmt:
+			relid = replicated_table_of_rangevar(((CreateTrigStmt *) parsetree)->relation);
+			break;
+		case T_RuleStmt:
+			relid = replicated_table_of_rangevar(((RuleStmt *) parsetree)->relation);
+			break;
+		case T_DropStmt:
+			{
+				DropStmt   *drop = (DropStmt *) parsetree;
+
+				if (drop->removeType != OBJECT_TABLE &&
+					drop->removeType != OBJECT_INDEX)
+					break;
+				foreach(lc, drop->objects)
+				{
+					RangeVar   *rv = makeRangeVarFromNameList(lfirst_node(List, lc));
+
+					relid = replicated_table_of_rangevar(rv);
+					if (OidIsValid(relid))
+						break;
+				}
+			}
+			break;
+		default:
+			break;
+	}
+
+	if (OidIsValid(relid))
+		refuse_utility(parsetree, relid);
+}
+
+static void
+guard_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					 bool readOnlyTree, ProcessUtilityContext context,
+					 ParamListInfo params, QueryEnvironment *queryEnv,
+					 DestReceiver *dest, QueryCompletion *qc)
+{
+	if (!pgraft_applying)
+		guard_check_utility(pstmt->utilityStmt);
+
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+static void
+guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 &&
+		!pgraft_applying && pgraft_is_replicated(objectId))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot drop replicated table \"%s\" directly",
+						get_rel_name(objectId)),
+				 errdetail("Replicated tables change only through the Raft log, so that every server applies the same changes."),
+				 errhint(PGRAFT_GUARD_HINT)));
+}
+
+void
+pgraft_guard_init(void)
+{
+	if (guard_installed)
+		return;
+	guard_installed = true;
+
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = guard_ExecutorStart;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = guard_ProcessUtility;
+	prev_object_access = object_access_hook;
+	object_access_hook = guard_object_access;
+}

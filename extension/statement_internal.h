@@ -1,0 +1,65 @@
+/*
+ * extension/statement_internal.h — what statement_check.c,
+ * statement_check_ddl.c, statement_apply.c and catalog.c share, and the
+ * PostgreSQL version differences they paper over.  Not for other parts of
+ * the extension: they use statement.h.
+ */
+#ifndef PGRAFT_STATEMENT_INTERNAL_H
+#define PGRAFT_STATEMENT_INTERNAL_H
+
+#include "postgres.h"
+
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+
+#include "statement.h"
+
+/* Privilege checks: PostgreSQL 16 folded the per-catalog functions. */
+#if PG_VERSION_NUM >= 160000
+#define pgraft_class_ownercheck(relid, roleid) \
+	object_ownercheck(RelationRelationId, (relid), (roleid))
+#define pgraft_namespace_ownercheck(nspid, roleid) \
+	object_ownercheck(NamespaceRelationId, (nspid), (roleid))
+#define pgraft_namespace_aclcheck(nspid, roleid, mode) \
+	object_aclcheck(NamespaceRelationId, (nspid), (roleid), (mode))
+#define pgraft_proc_aclcheck(procid, roleid, mode) \
+	object_aclcheck(ProcedureRelationId, (procid), (roleid), (mode))
+#else
+#define pgraft_class_ownercheck(relid, roleid) \
+	pg_class_ownercheck((relid), (roleid))
+#define pgraft_namespace_ownercheck(nspid, roleid) \
+	pg_namespace_ownercheck((nspid), (roleid))
+#define pgraft_namespace_aclcheck(nspid, roleid, mode) \
+	pg_namespace_aclcheck((nspid), (roleid), (mode))
+#define pgraft_proc_aclcheck(procid, roleid, mode) \
+	pg_proc_aclcheck((procid), (roleid), (mode))
+#endif
+
+#define PGRAFT_SUPPORTED_HINT \
+	"raft.exec accepts INSERT, UPDATE and DELETE on replicated tables, and CREATE TABLE, ALTER TABLE, DROP TABLE, CREATE INDEX and DROP INDEX."
+
+/*
+ * statement_check.c: raises FEATURE_NOT_SUPPORTED if the analysed
+ * expression (or query) could evaluate differently on another server: a
+ * function that is not immutable, nextval(), CURRENT_TIMESTAMP and the
+ * like.  "what" names the place in the message ("column default").
+ */
+extern void pgraft_refuse_mutable(Node *analysed, const char *what);
+
+/* statement_check.c: the type named by a parameter's type name. */
+extern Oid	pgraft_parameter_type(const char *name);
+
+/* statement_check_ddl.c: checks a DDL statement (see statement.h). */
+extern void pgraft_check_ddl(RawStmt *raw, const PgRaftStatement *stmt);
+
+/* statement_check_ddl.c: a replicated table named by rv, or an ERROR. */
+extern Oid	pgraft_replicated_table(RangeVar *rv, bool missing_ok,
+									const char *what);
+
+/* catalog.c: drops the rows of tables that no longer exist. */
+extern void pgraft_forget_dropped_tables(void);
+
+#endif							/* PGRAFT_STATEMENT_INTERNAL_H */
