@@ -203,34 +203,12 @@ deliver(struct raft_conn *c, const uint8_t *payload, size_t len)
 	struct raft_message m;
 	int			rc;
 
-	for (;;)
+	rc = raft_frame_decode_message(payload, len, &m, &c->entries,
+								   &c->entries_cap);
+	if (rc == RAFT_ENOMEM)
 	{
-		if (c->entries == NULL)
-		{
-			c->entries = calloc(RAFT_ENTRIES_MIN, sizeof(*c->entries));
-			if (c->entries == NULL)
-			{
-				raft_conn_close(c, "out of memory");
-				return false;
-			}
-			c->entries_cap = RAFT_ENTRIES_MIN;
-		}
-		rc = raft_decode_message(payload, len, &m, c->entries, c->entries_cap);
-		if (rc != RAFT_ETOOBIG || c->entries_cap >= len)
-			break;
-		/* More entries than the array holds: grow it, bounded by len. */
-		{
-			size_t		cap = c->entries_cap * 4 < len ? c->entries_cap * 4 : len;
-			struct raft_entry *ne = realloc(c->entries, cap * sizeof(*ne));
-
-			if (ne == NULL)
-			{
-				raft_conn_close(c, "out of memory");
-				return false;
-			}
-			c->entries = ne;
-			c->entries_cap = cap;
-		}
+		raft_conn_close(c, "out of memory");
+		return false;
 	}
 	if (rc != RAFT_OK)
 	{
@@ -247,6 +225,13 @@ deliver(struct raft_conn *c, const uint8_t *payload, size_t len)
 	t->stats.msgs_received++;
 	if (t->opt.on_message != NULL)
 		t->opt.on_message(t, &m, t->opt.arg);
+	/* Do not keep a huge decode array after a huge message. */
+	if (c->entries_cap > 1024)
+	{
+		free(c->entries);
+		c->entries = NULL;
+		c->entries_cap = 0;
+	}
 	return !c->closing;
 }
 

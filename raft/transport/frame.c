@@ -90,3 +90,47 @@ raft_frame_encode_message(const struct raft_message *m, size_t max_payload,
 	*frame_len = RAFT_FRAME_HEADER + written;
 	return RAFT_OK;
 }
+
+#define FRAME_ENTRIES_MIN 64
+#define FRAME_ENTRY_MIN 21
+
+int
+raft_frame_decode_message(const uint8_t *payload, size_t len,
+						  struct raft_message *m, struct raft_entry **entries,
+						  size_t *cap)
+{
+	int			rc;
+
+	for (;;)
+	{
+		size_t		next;
+		struct raft_entry *grown;
+
+		if (*entries == NULL || *cap == 0)
+		{
+			free(*entries);
+			*entries = calloc(FRAME_ENTRIES_MIN, sizeof(**entries));
+			if (*entries == NULL)
+			{
+				*cap = 0;
+				return RAFT_ENOMEM;
+			}
+			*cap = FRAME_ENTRIES_MIN;
+		}
+		rc = raft_decode_message(payload, len, m, *entries, *cap);
+		/*
+		 * Every encoded entry takes at least FRAME_ENTRY_MIN bytes (codec:
+		 * term, index, type, length), so len bounds the count.
+		 */
+		if (rc != RAFT_ETOOBIG || *cap >= len / FRAME_ENTRY_MIN + 1)
+			break;
+		next = *cap * 4 < len / FRAME_ENTRY_MIN + 1 ?
+			*cap * 4 : len / FRAME_ENTRY_MIN + 1;
+		grown = realloc(*entries, next * sizeof(**entries));
+		if (grown == NULL)
+			return RAFT_ENOMEM;
+		*entries = grown;
+		*cap = next;
+	}
+	return rc == RAFT_ETOOBIG ? RAFT_EMALFORMED : rc;
+}

@@ -46,4 +46,14 @@ int			raft_frame_encode_message(const struct raft_message *m,
 									  size_t max_payload,
 									  uint8_t **frame, size_t *frame_len);
 
+/*
+ * Decodes a frame's payload into *m.  *entries (capacity *cap, may start
+ * NULL) is the caller's decode array: it is grown when the message holds
+ * more entries, bounded by the payload length.  Entry and snapshot data
+ * point into payload.  RAFT_OK, RAFT_EMALFORMED, RAFT_EVERSION, RAFT_ENOMEM.
+ */
+int			raft_frame_decode_message(const uint8_t *payload, size_t len,
+									  struct raft_message *m,
+									  struct raft_entry **entries, size_t *cap);
+
 #endif							/* RAFT_TRANSPORT_FRAME_H */

@@ -21,7 +21,6 @@
 #define RAFT_TLOG_SLOTS 32		/* peers the log rate limit remembers */
 #define RAFT_TLOG_KEY_LEN 80
 #define RAFT_TLOG_LINE_LEN 256
-#define RAFT_ENTRIES_MIN 64		/* decode array; grows on demand */
 
 struct raft_peer;
 
