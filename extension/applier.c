@@ -1,0 +1,244 @@
+/*
+ * extension/applier.c — the applier: a background worker connected to
+ * pg_raft.database that receives committed entries, in log order, from the
+ * Raft worker (the shm_mq handshake is described in worker_apply_queue.c)
+ * and applies them in batches (applier_batch.c).
+ *
+ * It starts at the durable applied index (raft.applied), skips anything at
+ * or below it (exactly-once apply after a restart), and refuses a gap: an
+ * entry that is not the next one is a bug, so it stops and re-synchronises
+ * rather than apply out of order.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "pg_raft.h"
+#include "applier.h"
+#include "shmem.h"
+
+PGDLLEXPORT void pgraft_applier_main(Datum main_arg);
+
+static shm_mq_handle *applier_mqh = NULL;
+
+static void
+applier_exit(int code, Datum arg)
+{
+	if (applier_mqh)
+	{
+		shm_mq_detach(applier_mqh);
+		applier_mqh = NULL;
+	}
+	if (pgraft_shared)
+	{
+		LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+		if (pgraft_shared->applier_pid == MyProcPid)
+		{
+			pgraft_shared->applier_pid = 0;
+			pgraft_shared->applier_proc = NULL;
+		}
+		LWLockRelease(pgraft_shared->lock);
+	}
+}
+
+static void
+sleep_ms(long ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/* Waits for CREATE EXTENSION pg_raft; returns the durable applied index. */
+static uint64
+wait_for_extension(void)
+{
+	bool		logged = false;
+
+	for (;;)
+	{
+		int64		applied = pgraft_read_applied_index();
+
+		LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+		pgraft_shared->applier_waiting_extension = (applied < 0);
+		LWLockRelease(pgraft_shared->lock);
+		if (applied >= 0)
+			return (uint64) applied;
+		if (!logged)
+		{
+			ereport(LOG,
+					(errmsg("pg_raft: applier waits for CREATE EXTENSION pg_raft in database \"%s\"",
+							pgraft_database)));
+			logged = true;
+		}
+		sleep_ms(1000);
+	}
+}
+
+/*
+ * Asks the worker for a queue starting after applied; returns the attached
+ * handle once the worker made it.
+ */
+static shm_mq_handle *
+attach_queue(uint64 applied)
+{
+	uint64		gen;
+	Latch	   *worker_latch;
+
+	/* what is durable is applied, whatever an earlier run published */
+	pg_atomic_write_u64(&pgraft_shared->applied_index, applied);
+	ConditionVariableBroadcast(&pgraft_shared->applied_cv);
+
+	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	pgraft_shared->applier_pid = MyProcPid;
+	pgraft_shared->applier_proc = MyProc;
+	pgraft_shared->applier_start_index = applied;
+	gen = ++pgraft_shared->applier_generation;
+	worker_latch = pgraft_shared->worker_latch;
+	LWLockRelease(pgraft_shared->lock);
+	if (worker_latch)
+		SetLatch(worker_latch);
+
+	for (;;)
+	{
+		uint64		served;
+
+		LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+		served = pgraft_shared->queue_generation;
+		LWLockRelease(pgraft_shared->lock);
+		if (served == gen)
+			break;
+		sleep_ms(1000);
+	}
+	return shm_mq_attach(pgraft_apply_queue(), NULL, NULL);
+}
+
+/*
+ * Receives the next entry into the batch (copied into cxt).  Returns the
+ * result; with nowait, SHM_MQ_WOULD_BLOCK when nothing is there.
+ */
+static shm_mq_result
+receive_one(PgRaftApplyBatch *batch, MemoryContext cxt, uint64 *expected,
+			bool nowait)
+{
+	Size		nbytes;
+	void	   *data;
+	shm_mq_result res;
+	PgRaftApplyHeader h;
+	PgRaftApplyEntry *e;
+
+	res = shm_mq_receive(applier_mqh, &nbytes, &data, nowait);
+	if (res != SHM_MQ_SUCCESS)
+		return res;
+	if (nbytes < sizeof(h))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("pg_raft: short message on the apply queue (%zu bytes)",
+						(size_t) nbytes)));
+	memcpy(&h, data, sizeof(h));
+	if (h.index < *expected)
+		return SHM_MQ_SUCCESS;	/* applied before: skip */
+	if (h.index > *expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("pg_raft: applier expected entry %llu but received %llu",
+						(unsigned long long) *expected,
+						(unsigned long long) h.index)));
+	e = &batch->entries[batch->n++];
+	e->index = h.index;
+	e->term = h.term;
+	e->type = h.type;
+	e->len = nbytes - sizeof(h);
+	e->data = MemoryContextAllocHuge(cxt, e->len + 1);
+	memcpy(e->data, (char *) data + sizeof(h), e->len);
+	e->data[e->len] = '\0';
+	batch->bytes += e->len;
+	(*expected)++;
+	return SHM_MQ_SUCCESS;
+}
+
+void
+pgraft_applier_main(Datum main_arg)
+{
+	MemoryContext batch_cxt;
+	PgRaftApplyBatch *batch;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (pgraft_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_raft shared memory is not initialised")));
+	before_shmem_exit(applier_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnection(pgraft_database, NULL, 0);
+
+	/* the applier must never give up on an entry because of a timeout */
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+
+	batch_cxt = AllocSetContextCreate(TopMemoryContext, "pg_raft apply batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	batch = MemoryContextAllocZero(TopMemoryContext, sizeof(PgRaftApplyBatch));
+
+	for (;;)
+	{
+		uint64		applied = wait_for_extension();
+		uint64		expected = applied + 1;
+
+		ereport(LOG,
+				(errmsg("pg_raft: applier of database \"%s\" resumes after index %llu",
+						pgraft_database, (unsigned long long) applied)));
+		applier_mqh = attach_queue(applied);
+
+		for (;;)
+		{
+			shm_mq_result res;
+
+			/* block for the first entry, then take what is there */
+			MemoryContextReset(batch_cxt);
+			batch->n = 0;
+			batch->bytes = 0;
+			res = receive_one(batch, batch_cxt, &expected, false);
+			while (res == SHM_MQ_SUCCESS &&
+				   batch->n < PGRAFT_APPLY_BATCH_ENTRIES &&
+				   batch->bytes < PGRAFT_APPLY_BATCH_BYTES)
+				res = receive_one(batch, batch_cxt, &expected, true);
+
+			if (batch->n > 0)
+			{
+				while (!pgraft_apply_batch(batch, batch_cxt))
+					sleep_ms(PGRAFT_APPLY_RETRY_MS);
+			}
+			CHECK_FOR_INTERRUPTS();
+			if (ConfigReloadPending)
+			{
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+			}
+			if (res == SHM_MQ_DETACHED)
+				break;			/* the worker restarted: ask again */
+		}
+		shm_mq_detach(applier_mqh);
+		applier_mqh = NULL;
+	}
+}

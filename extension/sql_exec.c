@@ -1,0 +1,128 @@
+/*
+ * extension/sql_exec.c — raft.exec(sql [, VARIADIC args]) and
+ * raft.barrier().
+ *
+ * raft.exec builds the statement (origin, request id, the current role,
+ * the SQL, the arguments as schema-qualified type names and text), has it
+ * checked on this server (bad or refused SQL fails before anything is
+ * proposed), encodes it, proposes it and waits for this server's applier
+ * to hand back its result.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type_d.h"
+#include "commands/dbcommands.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "pg_raft.h"
+#include "statement.h"
+
+PG_FUNCTION_INFO_V1(pgraft_exec);
+PG_FUNCTION_INFO_V1(pgraft_barrier);
+
+static void
+require_raft_database(void)
+{
+	Oid			dboid = get_database_oid(pgraft_database, true);
+
+	if (dboid != MyDatabaseId)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_raft serves database \"%s\", not \"%s\"",
+						pgraft_database, get_database_name(MyDatabaseId)),
+				 errhint("Connect to database \"%s\", or change pg_raft.database on every server.",
+						 pgraft_database)));
+}
+
+/* The VARIADIC arguments as type names and text values. */
+static void
+collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
+{
+	Datum	   *values;
+	Oid		   *types;
+	bool	   *nulls;
+	int			nargs;
+	int			i;
+
+	stmt->nargs = 0;
+	stmt->argtypes = NULL;
+	stmt->argvalues = NULL;
+	if (PG_NARGS() < 2)
+		return;
+	nargs = extract_variadic_args(fcinfo, 1, true, &values, &types, &nulls);
+	if (nargs <= 0)
+		return;					/* VARIADIC NULL or an empty array */
+	if (nargs > PGRAFT_MAX_ARGS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("raft.exec takes at most %d arguments", PGRAFT_MAX_ARGS),
+				 errdetail("%d were given.", nargs)));
+
+	stmt->nargs = nargs;
+	stmt->argtypes = palloc(sizeof(char *) * nargs);
+	stmt->argvalues = palloc(sizeof(char *) * nargs);
+	for (i = 0; i < nargs; i++)
+	{
+		Oid			type = types[i];
+
+		/* an undecorated literal: text, as the documentation says */
+		if (type == UNKNOWNOID)
+			type = TEXTOID;
+		if (!OidIsValid(type))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+					 errmsg("could not determine the type of argument %d of raft.exec", i + 1),
+					 errhint("Cast the argument, e.g. '5'::int.")));
+		stmt->argtypes[i] = format_type_be_qualified(type);
+		if (nulls[i])
+			stmt->argvalues[i] = NULL;
+		else if (types[i] == UNKNOWNOID)
+			stmt->argvalues[i] = pstrdup(DatumGetCString(values[i]));
+		else
+		{
+			Oid			outfunc;
+			bool		isvarlena;
+
+			getTypeOutputInfo(type, &outfunc, &isvarlena);
+			stmt->argvalues[i] = OidOutputFunctionCall(outfunc, values[i]);
+		}
+	}
+}
+
+Datum
+pgraft_exec(PG_FUNCTION_ARGS)
+{
+	PgRaftStatement stmt;
+	bytea	   *entry;
+	uint64		rows;
+
+	pgraft_require_ready();
+	require_raft_database();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the statement of raft.exec must not be NULL")));
+
+	memset(&stmt, 0, sizeof(stmt));
+	stmt.origin_node = (uint32) pgraft_node_id;
+	stmt.request_id = pgraft_next_request_id();
+	stmt.role_name = GetUserNameFromId(GetUserId(), false);
+	stmt.sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	collect_args(fcinfo, &stmt);
+
+	(void) pgraft_check_statement(&stmt);
+	entry = pgraft_encode_statement(&stmt);
+	rows = pgraft_propose_and_wait(entry, stmt.request_id);
+	PG_RETURN_INT64((int64) rows);
+}
+
+Datum
+pgraft_barrier(PG_FUNCTION_ARGS)
+{
+	pgraft_require_ready();
+	PG_RETURN_INT64((int64) pgraft_read_fence(PGRAFT_READ_LINEARIZABLE));
+}

@@ -1,0 +1,142 @@
+/*
+ * extension/sql_status.c — raft.status() and raft.nodes(), from the status
+ * snapshot the Raft worker publishes in shared memory on every loop, and
+ * the applied index the applier publishes.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "pg_raft.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(pgraft_status);
+PG_FUNCTION_INFO_V1(pgraft_nodes);
+
+/* Copies the snapshot; ERROR if the worker has not published one. */
+static void
+read_status(struct raft_status *st)
+{
+	bool		valid;
+
+	pgraft_require_ready();
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	valid = pgraft_shared->status_valid;
+	*st = pgraft_shared->status;
+	LWLockRelease(pgraft_shared->lock);
+	if (!valid)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the pg_raft worker has not published its status yet"),
+				 errhint("Retry in a moment.")));
+}
+
+static bool
+member_votes(const struct raft_config *c, const struct raft_member *m)
+{
+	if (m->flags & RAFT_VOTER_NEW)
+		return true;
+	return c->joint && (m->flags & RAFT_VOTER_OLD);
+}
+
+Datum
+pgraft_status(PG_FUNCTION_ARGS)
+{
+	struct raft_status *st = palloc(sizeof(struct raft_status));
+	const struct raft_member *self;
+	TupleDesc	tupdesc;
+	Datum		values[11];
+	bool		nulls[11];
+
+	read_status(st);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int32GetDatum((int32) st->id);
+	values[1] = CStringGetTextDatum(raft_role_name(st->role));
+	values[2] = Int64GetDatum((int64) st->term);
+	if (st->leader == RAFT_NONE)
+		nulls[3] = true;
+	else
+		values[3] = Int32GetDatum((int32) st->leader);
+	values[4] = Int64GetDatum((int64) st->commit);
+	values[5] = Int64GetDatum((int64) pg_atomic_read_u64(&pgraft_shared->applied_index));
+	values[6] = Int64GetDatum((int64) st->last_index);
+	values[7] = Int64GetDatum((int64) st->first_index);
+	values[8] = Int64GetDatum((int64) st->snapshot_index);
+	self = raft_config_find(&st->config, st->id);
+	values[9] = BoolGetDatum(self != NULL && member_votes(&st->config, self));
+	values[10] = BoolGetDatum(st->config_pending);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static const char *
+progress_state_name(uint8 state)
+{
+	switch (state)
+	{
+		case RAFT_PROGRESS_PROBE:
+			return "probe";
+		case RAFT_PROGRESS_REPLICATE:
+			return "replicate";
+		case RAFT_PROGRESS_SNAPSHOT:
+			return "snapshot";
+	}
+	return "unknown";
+}
+
+Datum
+pgraft_nodes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	struct raft_status *st = palloc(sizeof(struct raft_status));
+	uint32		i;
+
+	read_status(st);
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (i = 0; i < st->config.n; i++)
+	{
+		const struct raft_member *m = &st->config.members[i];
+		const struct raft_progress_info *p = NULL;
+		Datum		values[9];
+		bool		nulls[9];
+		uint32		j;
+
+		for (j = 0; j < st->n_progress; j++)
+			if (st->progress[j].id == m->id)
+				p = &st->progress[j];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = Int32GetDatum((int32) m->id);
+		values[1] = CStringGetTextDatum(m->addr);
+		values[2] = BoolGetDatum(member_votes(&st->config, m));
+		values[3] = BoolGetDatum(m->id == st->leader);
+		if (p != NULL)
+		{
+			values[4] = Int64GetDatum((int64) p->match);
+			values[5] = Int64GetDatum((int64) p->next);
+			values[6] = Int64GetDatum(st->last_index > p->match ?
+									  (int64) (st->last_index - p->match) : 0);
+			values[7] = CStringGetTextDatum(m->id == st->id ? "self" :
+											progress_state_name(p->state));
+			values[8] = Int64GetDatum(m->id == st->id ? 0 :
+									  (int64) p->ticks_since_contact *
+									  pgraft_heartbeat_interval_ms);
+		}
+		else
+		{
+			/* progress is known only on the leader */
+			nulls[4] = nulls[5] = nulls[6] = nulls[7] = nulls[8] = true;
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * extension/worker.h — the Raft worker's state, shared by its files:
+ *   worker.c              main, signals, start-up and shut-down, the loop
+ *   worker_ready.c        carrying out a ready in the order raft.h gives
+ *   worker_requests.c     request slots -> core, read states -> slots
+ *   worker_apply_queue.c  committed entries -> the applier (shm_mq)
+ *   worker_config.c       settings parsing and checks
+ */
+#ifndef PGRAFT_WORKER_H
+#define PGRAFT_WORKER_H
+
+#include "postgres.h"
+
+#include <uv.h>
+
+#include "storage/shm_mq.h"
+#include "utils/memutils.h"
+
+#include "raft.h"
+#include "storage/storage.h"
+#include "transport/transport.h"
+
+#define PGRAFT_WORKER_LOG_LINES 64	/* lines queued by callbacks per loop */
+#define PGRAFT_WORKER_LOG_LINE 256
+#define PGRAFT_MAX_READIES_PER_LOOP 64
+
+/* A committed entry not yet confirmed applied (worker_apply_queue.c). */
+typedef struct PgRaftPendingEntry
+{
+	raft_index	index;
+	raft_term	term;
+	uint8		type;
+	Size		len;
+	char	   *data;			/* in queue_cxt */
+} PgRaftPendingEntry;
+
+typedef struct PgRaftWorker
+{
+	uv_loop_t	loop;
+	struct raft *raft;
+	struct raft_log *log;
+	struct raft_transport *transport;
+	bool		transport_closed;
+	struct raft_config peers;	/* peers as given to the transport */
+	uint64		cluster_id;
+
+	MemoryContext loop_cxt;		/* reset every iteration */
+	MemoryContext queue_cxt;	/* pending entries */
+
+	/* committed entries for the applier: a ring, oldest first */
+	PgRaftPendingEntry *pending;
+	uint32		pending_cap;
+	uint32		pending_head;	/* oldest */
+	uint32		pending_count;
+	Size		pending_bytes;
+	raft_index	sent_index;		/* last index written to the queue */
+	shm_mq_handle *mqh;
+	uint64		queue_generation;
+	bool		queue_detached;
+
+	/* lines from libuv / core callbacks, logged by the loop */
+	char		log_lines[PGRAFT_WORKER_LOG_LINES][PGRAFT_WORKER_LOG_LINE];
+	int			log_levels[PGRAFT_WORKER_LOG_LINES];
+	int			n_log_lines;
+	uint64		log_lines_dropped;
+	uint64		step_errors;
+	int			last_step_error;
+
+	raft_id		last_leader;
+	uint8		last_role;
+} PgRaftWorker;
+
+/* worker.c */
+extern void pgraft_worker_queue_log(PgRaftWorker *w, int level, const char *line);
+
+/* worker_ready.c */
+extern void pgraft_worker_handle_ready(PgRaftWorker *w);
+extern void pgraft_worker_sync_peers(PgRaftWorker *w);
+
+/* worker_requests.c */
+extern void pgraft_worker_recover_slots(void);
+extern void pgraft_worker_take_requests(PgRaftWorker *w);
+extern void pgraft_worker_answer_reads(PgRaftWorker *w,
+									   const struct raft_read_state *reads,
+									   uint32 n);
+
+/* worker_apply_queue.c */
+extern void pgraft_queue_committed(PgRaftWorker *w, const struct raft_entry *e);
+extern void pgraft_queue_pump(PgRaftWorker *w);
+extern void pgraft_queue_detach(PgRaftWorker *w);
+
+#endif							/* PGRAFT_WORKER_H */

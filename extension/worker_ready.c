@@ -1,0 +1,165 @@
+/*
+ * extension/worker_ready.c — carries out what the core asks for, in the
+ * order raft.h documents (Raft dissertation §3.8, §10.2):
+ *   1. snapshot (not produced yet: no compaction), 2. entries and hard
+ *   state made durable, 3. messages sent, 4. committed entries handed to
+ *   the applier, 5. read states answered, 6. advance.
+ * A storage failure is an ERROR: the worker restarts and reopens the log;
+ * nothing that depended on the failed write was sent.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "pg_raft.h"
+#include "shmem.h"
+#include "worker.h"
+
+static void
+storage_error(PgRaftWorker *w, const char *what, int rc)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_IO_ERROR),
+			 errmsg("could not %s the Raft log: %s", what, raft_strerror(rc)),
+			 errdetail("%s", raft_log_errmsg(w->log))));
+}
+
+static void
+persist(PgRaftWorker *w, const struct raft_ready *rd)
+{
+	int			rc;
+
+	if (rd->snapshot != NULL && rd->snapshot->index > 0)
+	{
+		/*
+		 * Snapshot installation needs the applier to load the snapshot's
+		 * tables; until that exists, refuse rather than diverge.
+		 */
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("pg_raft received a snapshot at index %llu, which this version cannot install",
+						(unsigned long long) rd->snapshot->index)));
+	}
+
+	if (rd->n_entries > 0)
+	{
+		struct raft_log_info info;
+
+		raft_log_get_info(w->log, &info);
+		/* §3.5: a conflicting suffix is replaced */
+		if (info.last_index > 0 && rd->entries[0].index <= info.last_index)
+		{
+			rc = raft_log_truncate(w->log, rd->entries[0].index);
+			if (rc != RAFT_OK)
+				storage_error(w, "truncate", rc);
+		}
+		rc = raft_log_append(w->log, rd->entries, rd->n_entries);
+		if (rc != RAFT_OK)
+			storage_error(w, "append to", rc);
+		rc = raft_log_sync(w->log);
+		if (rc != RAFT_OK)
+			storage_error(w, "sync", rc);
+	}
+	if (rd->hard_state_changed)
+	{
+		rc = raft_log_save_hard_state(w->log, &rd->hard_state);
+		if (rc != RAFT_OK)
+			storage_error(w, "save the hard state of", rc);
+	}
+}
+
+static void
+send_messages(PgRaftWorker *w, const struct raft_ready *rd)
+{
+	uint32		i;
+
+	for (i = 0; i < rd->n_messages; i++)
+	{
+		const struct raft_message *m = &rd->messages[i];
+		int			rc;
+
+		if (m->to == (raft_id) pgraft_node_id)
+			continue;
+		rc = raft_transport_send(w->transport, m);
+		if (rc == RAFT_EUNKNOWNNODE)
+		{
+			/* a member we have no address for yet: add it, then retry */
+			pgraft_worker_sync_peers(w);
+			rc = raft_transport_send(w->transport, m);
+		}
+		if (rc != RAFT_OK && rc != RAFT_EBUSY)
+			raft_report_unreachable(w->raft, m->to);
+	}
+}
+
+void
+pgraft_worker_handle_ready(PgRaftWorker *w)
+{
+	int			rounds;
+
+	for (rounds = 0; rounds < PGRAFT_MAX_READIES_PER_LOOP; rounds++)
+	{
+		struct raft_ready rd;
+		uint32		i;
+		bool		config_committed = false;
+
+		if (!raft_has_ready(w->raft))
+			break;
+		raft_ready(w->raft, &rd);
+		persist(w, &rd);
+		send_messages(w, &rd);
+		for (i = 0; i < rd.n_committed; i++)
+		{
+			pgraft_queue_committed(w, &rd.committed[i]);
+			if (rd.committed[i].type == RAFT_ENTRY_CONFIG)
+				config_committed = true;
+		}
+		if (rd.n_reads > 0)
+			pgraft_worker_answer_reads(w, rd.reads, rd.n_reads);
+		raft_advance(w->raft, &rd);
+		if (config_committed || rd.n_entries > 0)
+			pgraft_worker_sync_peers(w);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Makes the transport's peers those of the latest configuration in the
+ * log (a member learns new peers as soon as it has the entry, §4.1).
+ */
+void
+pgraft_worker_sync_peers(PgRaftWorker *w)
+{
+	struct raft_status *st = palloc(sizeof(struct raft_status));
+	uint32		i;
+
+	raft_get_status(w->raft, st);
+	for (i = 0; i < st->config.n; i++)
+	{
+		const struct raft_member *m = &st->config.members[i];
+		const struct raft_member *old = raft_config_find(&w->peers, m->id);
+
+		if (m->id == (raft_id) pgraft_node_id)
+			continue;
+		if (old == NULL || strcmp(old->addr, m->addr) != 0)
+		{
+			int			rc = raft_transport_set_peer(w->transport, m->id, m->addr);
+
+			if (rc != RAFT_OK)
+				ereport(LOG,
+						(errmsg("pg_raft: could not add peer %llu at %s: %s",
+								(unsigned long long) m->id, m->addr,
+								raft_strerror(rc))));
+		}
+	}
+	for (i = 0; i < w->peers.n; i++)
+	{
+		const struct raft_member *m = &w->peers.members[i];
+
+		if (m->id != (raft_id) pgraft_node_id &&
+			raft_config_find(&st->config, m->id) == NULL)
+			raft_transport_remove_peer(w->transport, m->id);
+	}
+	w->peers = st->config;
+	pfree(st);
+}

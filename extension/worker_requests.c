@@ -1,0 +1,270 @@
+/*
+ * extension/worker_requests.c — the worker's side of the request slots:
+ * hands what client backends asked for to the core (proposals, ReadIndex,
+ * membership changes, leadership transfers) and answers read states.
+ *
+ * A slot is copied and marked TAKEN under the lock, the core is called
+ * without it, and the outcome is written back only if the slot still has
+ * the same generation (the backend may have given up meanwhile).  Requests
+ * that find no leader go back to FILLED and are retried on the next loop;
+ * the backend bounds how long it waits.
+ */
+#include "postgres.h"
+
+#include "utils/timestamp.h"
+
+#include "pg_raft.h"
+#include "shmem.h"
+#include "worker.h"
+
+typedef struct TakenRequest
+{
+	int			slotno;
+	uint32		generation;
+	PgRaftSlotKind kind;
+	struct raft_change change;
+	Size		len;
+	char	   *data;
+
+	/* outcome */
+	PgRaftSlotState new_state;
+	PgRaftOutcome outcome;
+	raft_index	index;
+	int			sqlerrcode;
+	char		errmsg[PGRAFT_ERRMSG_LEN];
+	char		errhint[PGRAFT_ERRHINT_LEN];
+} TakenRequest;
+
+static uint64
+read_ctx(int slotno, uint32 generation)
+{
+	return ((uint64) generation << 32) | (uint64) (slotno + 1);
+}
+
+void
+pgraft_worker_recover_slots(void)
+{
+	int			i;
+	bool		woke[PGRAFT_MAX_REQUESTS];
+
+	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PGRAFT_MAX_REQUESTS; i++)
+	{
+		PgRaftSlot *slot = &pgraft_shared->slots[i];
+
+		woke[i] = false;
+		if (slot->state == PGRAFT_SLOT_TAKEN)
+		{
+			/* a previous worker died while handing it to its core */
+			slot->state = PGRAFT_SLOT_DONE;
+			slot->outcome = PGRAFT_OUT_UNKNOWN;
+			strlcpy(slot->errmsg,
+					"The pg_raft worker restarted while proposing the statement; it may or may not be applied.",
+					sizeof(slot->errmsg));
+			woke[i] = true;
+		}
+		else if (slot->state == PGRAFT_SLOT_READ_WAIT)
+			slot->state = PGRAFT_SLOT_FILLED;	/* ask the new core again */
+	}
+	LWLockRelease(pgraft_shared->lock);
+	for (i = 0; i < PGRAFT_MAX_REQUESTS; i++)
+		if (woke[i])
+			ConditionVariableBroadcast(&pgraft_shared->slots[i].cv);
+}
+
+static void
+set_error(TakenRequest *t, int sqlerrcode, const char *msg, const char *hint)
+{
+	t->new_state = PGRAFT_SLOT_DONE;
+	t->outcome = PGRAFT_OUT_ERROR;
+	t->sqlerrcode = sqlerrcode;
+	strlcpy(t->errmsg, msg, sizeof(t->errmsg));
+	strlcpy(t->errhint, hint ? hint : "", sizeof(t->errhint));
+}
+
+static void
+not_leader_error(TakenRequest *t, raft_id leader, const char *what)
+{
+	char		msg[PGRAFT_ERRMSG_LEN];
+	char		hint[PGRAFT_ERRHINT_LEN];
+
+	snprintf(msg, sizeof(msg), "node %d is not the Raft leader; %s must run on the leader",
+			 pgraft_node_id, what);
+	if (leader != RAFT_NONE)
+		snprintf(hint, sizeof(hint), "The leader is node %llu (see raft.status()).",
+				 (unsigned long long) leader);
+	else
+		snprintf(hint, sizeof(hint), "No leader is known right now; retry shortly.");
+	set_error(t, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, msg, hint);
+}
+
+/* Calls the core for one request; fills in the outcome. */
+static void
+hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
+{
+	int			rc = RAFT_OK;
+	raft_index	index = 0;
+
+	t->new_state = PGRAFT_SLOT_DONE;
+	t->outcome = PGRAFT_OUT_OK;
+	switch (t->kind)
+	{
+		case PGRAFT_REQ_PROPOSE:
+			rc = raft_propose(w->raft, t->data, t->len, &index);
+			if (rc == RAFT_OK)
+			{
+				t->new_state = PGRAFT_SLOT_PROPOSED;
+				t->index = index;
+			}
+			break;
+		case PGRAFT_REQ_READ_INDEX:
+			rc = raft_read_index(w->raft, read_ctx(t->slotno, t->generation));
+			if (rc == RAFT_OK)
+				t->new_state = PGRAFT_SLOT_READ_WAIT;
+			break;
+		case PGRAFT_REQ_CHANGE:
+			rc = raft_change_config(w->raft, &t->change, 1, &index);
+			if (rc == RAFT_OK)
+				t->index = index;
+			break;
+		case PGRAFT_REQ_TRANSFER:
+			rc = raft_transfer_leadership(w->raft, t->change.id);
+			break;
+	}
+	if (rc == RAFT_OK)
+		return;
+	if (rc == RAFT_ENOLEADER || rc == RAFT_ETRANSFER)
+	{
+		t->new_state = PGRAFT_SLOT_FILLED;	/* retried on the next loop */
+		return;
+	}
+	switch (t->kind)
+	{
+		case PGRAFT_REQ_PROPOSE:
+		case PGRAFT_REQ_READ_INDEX:
+			t->new_state = PGRAFT_SLOT_DONE;
+			t->outcome = PGRAFT_OUT_NOT_PROPOSED;
+			strlcpy(t->errmsg, raft_strerror(rc), sizeof(t->errmsg));
+			break;
+		case PGRAFT_REQ_CHANGE:
+		case PGRAFT_REQ_TRANSFER:
+			if (rc == RAFT_ENOTLEADER)
+				not_leader_error(t, leader, t->kind == PGRAFT_REQ_CHANGE ?
+								 "a membership change" : "a leadership transfer");
+			else
+				set_error(t, rc == RAFT_EINVAL || rc == RAFT_EUNKNOWNNODE ||
+						  rc == RAFT_EDUPLICATE ?
+						  ERRCODE_INVALID_PARAMETER_VALUE :
+						  ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  raft_strerror(rc), NULL);
+			break;
+	}
+}
+
+void
+pgraft_worker_take_requests(PgRaftWorker *w)
+{
+	TakenRequest *taken;
+	int			n = 0;
+	int			i;
+	struct raft_status *st;
+	TimestampTz now;
+
+	taken = palloc(sizeof(TakenRequest) * PGRAFT_MAX_REQUESTS);
+	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PGRAFT_MAX_REQUESTS; i++)
+	{
+		PgRaftSlot *slot = &pgraft_shared->slots[i];
+		TakenRequest *t;
+
+		if (slot->state != PGRAFT_SLOT_FILLED)
+			continue;
+		t = &taken[n++];
+		memset(t, 0, offsetof(TakenRequest, errmsg));
+		t->errmsg[0] = t->errhint[0] = '\0';
+		t->slotno = i;
+		t->generation = slot->generation;
+		t->kind = slot->kind;
+		t->change = slot->change;
+		t->len = slot->len;
+		t->data = NULL;
+		if (slot->len > 0)
+		{
+			t->data = palloc(slot->len);
+			memcpy(t->data, slot->payload, slot->len);
+		}
+		slot->state = PGRAFT_SLOT_TAKEN;
+	}
+	LWLockRelease(pgraft_shared->lock);
+	if (n == 0)
+		return;
+
+	st = palloc(sizeof(struct raft_status));
+	raft_get_status(w->raft, st);
+	for (i = 0; i < n; i++)
+		hand_to_core(w, &taken[i], st->leader);
+	raft_get_status(w->raft, st);
+	now = GetCurrentTimestamp();
+
+	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		TakenRequest *t = &taken[i];
+		PgRaftSlot *slot = &pgraft_shared->slots[t->slotno];
+
+		if (slot->generation != t->generation || slot->state != PGRAFT_SLOT_TAKEN)
+			continue;			/* the backend gave up */
+		slot->state = t->new_state;
+		if (t->new_state == PGRAFT_SLOT_PROPOSED)
+		{
+			slot->index = t->index;
+			slot->term = st->term;
+			slot->proposed_at = now;
+		}
+		else if (t->new_state == PGRAFT_SLOT_DONE)
+		{
+			slot->outcome = t->outcome;
+			slot->read_index = t->index;
+			slot->sqlerrcode = t->sqlerrcode;
+			strlcpy(slot->errmsg, t->errmsg, sizeof(slot->errmsg));
+			slot->errdetail[0] = '\0';
+			strlcpy(slot->errhint, t->errhint, sizeof(slot->errhint));
+		}
+	}
+	LWLockRelease(pgraft_shared->lock);
+	for (i = 0; i < n; i++)
+		if (taken[i].new_state == PGRAFT_SLOT_DONE)
+			ConditionVariableBroadcast(&pgraft_shared->slots[taken[i].slotno].cv);
+}
+
+void
+pgraft_worker_answer_reads(PgRaftWorker *w, const struct raft_read_state *reads,
+						   uint32 n)
+{
+	uint32		i;
+	bool		woke[PGRAFT_MAX_REQUESTS];
+
+	memset(woke, 0, sizeof(woke));
+	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < n; i++)
+	{
+		uint64		ctx = reads[i].ctx;
+		int			slotno = (int) (ctx & 0xffffffff) - 1;
+		uint32		generation = (uint32) (ctx >> 32);
+		PgRaftSlot *slot;
+
+		if (slotno < 0 || slotno >= PGRAFT_MAX_REQUESTS)
+			continue;
+		slot = &pgraft_shared->slots[slotno];
+		if (slot->generation != generation || slot->state != PGRAFT_SLOT_READ_WAIT)
+			continue;
+		slot->state = PGRAFT_SLOT_DONE;
+		slot->outcome = PGRAFT_OUT_OK;
+		slot->read_index = reads[i].index;
+		woke[slotno] = true;
+	}
+	LWLockRelease(pgraft_shared->lock);
+	for (i = 0; i < PGRAFT_MAX_REQUESTS; i++)
+		if (woke[i])
+			ConditionVariableBroadcast(&pgraft_shared->slots[i].cv);
+}
