@@ -1,0 +1,420 @@
+/*
+ * regress/sim/sim_check.c — the invariants, checked as the run goes.
+ *
+ * Raft's safety properties (Ongaro 2014, §3.6.3, figure 3.2) and the
+ * host contract of raft.h, each checked at the moment it can first be
+ * seen to break, so the trace ends right where it went wrong:
+ *
+ *   election safety      at most one leader per term, ever (term -> id map)
+ *   log matching         (index, term) names one entry and one prefix: each
+ *                        entry a host writes is recorded with the term of
+ *                        the entry before it; a different entry or previous
+ *                        term under the same (index, term) is a violation
+ *   leader completeness  a leader of term T, once its host holds its whole
+ *                        log, has every entry committed by a term < T
+ *   state machine safety every applied (index, term, entry) equals the one
+ *                        applied first anywhere, and so does the rolling hash
+ *                        of the prefix (also across snapshot restores)
+ *   committed not lost   no host replaces a committed entry it holds; commit
+ *                        never goes back within one incarnation of a node
+ *   terms                never go back, not even across a crash (a restart
+ *                        is at least the durable term)
+ *   durability (§3.8)    a message leaves only once the term it carries is
+ *                        durable; a granted vote only once that vote is; an
+ *                        append is acknowledged only once durable; one vote
+ *                        per node and term, across crashes too
+ *   commit rule (§3.6.2) a leader advances its commit index only onto an
+ *                        entry of its own term
+ *   reads (§6.4)         a read index is at least the highest commit index
+ *                        known anywhere when the read was asked
+ *   host view            once a host has taken every ready, its log ends
+ *                        where the core's does
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+#define ULL(x) ((unsigned long long) (x))
+
+void
+sim_check_init(struct sim_check *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+void
+sim_check_free(struct sim_check *c)
+{
+	sim_map_free(&c->leaders);
+	sim_map_free(&c->votes);
+	sim_map_free(&c->entries);
+	free(c->committed);
+	memset(c, 0, sizeof(*c));
+}
+
+static struct sim_committed *
+committed_at(struct sim *s, raft_index i)
+{
+	struct sim_check *c = &s->chk;
+
+	if (i >= SIM_MAX_INDEX)
+	{
+		sim_fail(s, "run size: index %llu is beyond the simulator's bound %u", ULL(i),
+				 SIM_MAX_INDEX);
+		return NULL;
+	}
+	if (i >= c->cap_committed)
+	{
+		size_t		cap = c->cap_committed ? c->cap_committed : 1024;
+
+		while (cap <= i)
+			cap *= 2;
+		c->committed = sim_xrealloc(c->committed, cap * sizeof(*c->committed));
+		memset(c->committed + c->cap_committed, 0,
+			   (cap - c->cap_committed) * sizeof(*c->committed));
+		c->cap_committed = cap;
+	}
+	return &c->committed[i];
+}
+
+static uint64_t
+entry_key(raft_index i, raft_term t)
+{
+	return (i << 24) ^ t;
+}
+
+void
+sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e, size_t n)
+{
+	const struct sim_log *l = &h->disk.cur.log;
+
+	for (size_t k = 0; k < n && !s->violated; k++)
+	{
+		uint64_t	hash = sim_entry_hash(e[k].type, e[k].data.base, e[k].data.len);
+		uint64_t	old_hash,
+					old_prev;
+		raft_term	prev;
+		bool		found = true;
+
+		if (e[k].term >= (1u << 24) || e[k].index == 0)
+		{
+			sim_fail(s, "entry: n%llu writes entry %llu/%llu out of bounds", ULL(h->id),
+					 ULL(e[k].index), ULL(e[k].term));
+			return;
+		}
+		if (e[k].index <= l->snap_index)
+		{
+			sim_fail(s, "ready entries: n%llu is asked to write %llu, covered by its "
+					 "snapshot %llu", ULL(h->id), ULL(e[k].index), ULL(l->snap_index));
+			return;
+		}
+		if (k > 0 && e[k].index != e[k - 1].index + 1)
+		{
+			sim_fail(s, "ready entries: n%llu gets %llu after %llu", ULL(h->id),
+					 ULL(e[k].index), ULL(e[k - 1].index));
+			return;
+		}
+		prev = k > 0 ? e[k - 1].term : sim_log_term(l, e[k].index - 1, &found);
+		if (!found)
+			return;				/* a gap: the disk write reports it */
+		if (e[k].term < prev)
+		{
+			sim_fail(s, "log terms: n%llu writes %llu/%llu after an entry of term %llu",
+					 ULL(h->id), ULL(e[k].index), ULL(e[k].term), ULL(prev));
+			return;
+		}
+		if (sim_map_get(&s->chk.entries, entry_key(e[k].index, e[k].term), &old_hash,
+						&old_prev))
+		{
+			if (old_hash != hash)
+				sim_fail(s, "log matching: n%llu writes an entry %llu/%llu different from "
+						 "another node's %llu/%llu", ULL(h->id), ULL(e[k].index),
+						 ULL(e[k].term), ULL(e[k].index), ULL(e[k].term));
+			else if (old_prev != prev)
+				sim_fail(s, "log matching: n%llu has %llu/%llu after an entry of term "
+						 "%llu, another node after one of term %llu", ULL(h->id),
+						 ULL(e[k].index), ULL(e[k].term), ULL(prev), ULL(old_prev));
+		}
+		else
+			sim_map_put(&s->chk.entries, entry_key(e[k].index, e[k].term), hash, prev);
+		if (e[k].index < s->chk.cap_committed && s->chk.committed[e[k].index].known)
+		{
+			const struct sim_committed *c = &s->chk.committed[e[k].index];
+			const struct sim_entry *old = sim_log_get(l, e[k].index);
+
+			/*
+			 * A diverged log may hold something else at a committed index
+			 * (a stale leader appends there); replacing the committed entry
+			 * itself is what must never happen.
+			 */
+			if (old != NULL && old->term == c->term && old->hash == c->hash &&
+				(c->term != e[k].term || c->hash != hash))
+				sim_fail(s, "committed entry lost: n%llu writes %llu/%llu over the "
+						 "committed %llu/%llu (first applied by n%llu)", ULL(h->id),
+						 ULL(e[k].index), ULL(e[k].term), ULL(e[k].index), ULL(c->term),
+						 ULL(c->by));
+		}
+	}
+}
+
+static bool
+is_prevote(uint8_t type)
+{
+	return type == RAFT_MSG_PREVOTE || type == RAFT_MSG_PREVOTE_RESP;
+}
+
+void
+sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
+{
+	const struct sim_store *d = &h->disk.durable;
+
+	if (m->from != h->id)
+	{
+		sim_fail(s, "message: n%llu sends %s claiming to be from n%llu", ULL(h->id),
+				 sim_msg_name(m->type), ULL(m->from));
+		return;
+	}
+	if (m->type == 0 || m->type > RAFT_MSG_TYPE_MAX)
+	{
+		sim_fail(s, "message: n%llu sends an unknown message type %u", ULL(h->id), m->type);
+		return;
+	}
+	/* A pre-vote carries the term it would campaign for (§9.6). */
+	if (!is_prevote(m->type) && m->term > d->hs.term)
+		sim_fail(s, "durability: n%llu sends %s of term %llu while its durable term is "
+				 "%llu", ULL(h->id), sim_msg_name(m->type), ULL(m->term), ULL(d->hs.term));
+	if (m->type == RAFT_MSG_VOTE_RESP && !m->reject)
+	{
+		uint64_t	key = m->term * (SIM_MAX_NODES + 1) + h->id;
+		uint64_t	cand;
+
+		if (d->hs.term != m->term || d->hs.vote != m->to)
+			sim_fail(s, "durability: n%llu grants its vote to n%llu in term %llu, but its "
+					 "durable hard state says term %llu vote n%llu", ULL(h->id), ULL(m->to),
+					 ULL(m->term), ULL(d->hs.term), ULL(d->hs.vote));
+		if (sim_map_get(&s->chk.votes, key, &cand, NULL) && cand != m->to)
+			sim_fail(s, "double vote: n%llu grants votes to n%llu and n%llu in term %llu",
+					 ULL(h->id), ULL(cand), ULL(m->to), ULL(m->term));
+		sim_map_put(&s->chk.votes, key, m->to, 0);
+	}
+	if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index > sim_log_last(&d->log))
+		sim_fail(s, "durability: n%llu acknowledges entries up to %llu, but only %llu are "
+				 "durable", ULL(h->id), ULL(m->index), ULL(sim_log_last(&d->log)));
+}
+
+void
+sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
+{
+	struct sim_committed *c = committed_at(s, e->index);
+
+	if (c == NULL)
+		return;
+	if (!c->known)
+	{
+		c->known = true;
+		c->term = e->term;
+		c->hash = e->hash;
+		c->rolling = h->rolling;
+		c->seen_term = h->disk.cur.hs.term;
+		c->by = h->id;
+		if (e->index > s->chk.max_committed)
+			s->chk.max_committed = e->index;
+		return;
+	}
+	if (c->term != e->term || c->hash != e->hash)
+		sim_fail(s, "state machine safety: n%llu applies %llu/%llu, n%llu applied a "
+				 "different entry %llu/%llu there", ULL(h->id), ULL(e->index),
+				 ULL(e->term), ULL(c->by), ULL(e->index), ULL(c->term));
+	else if (c->rolling != h->rolling)
+		sim_fail(s, "state machine safety: n%llu's applied sequence up to %llu differs from "
+				 "n%llu's", ULL(h->id), ULL(e->index), ULL(c->by));
+}
+
+void
+sim_check_restore(struct sim *s, struct sim_host *h, const struct sim_snapshot *snap)
+{
+	struct sim_committed *c;
+
+	if (snap->index == 0)
+		return;
+	c = committed_at(s, snap->index);
+	if (c == NULL)
+		return;
+	if (!c->known)
+		sim_fail(s, "snapshot: n%llu restores a snapshot at %llu, an index nobody applied",
+				 ULL(h->id), ULL(snap->index));
+	else if (c->term != snap->term)
+		sim_fail(s, "snapshot: n%llu restores snapshot %llu/%llu, the entry applied there "
+				 "has term %llu", ULL(h->id), ULL(snap->index), ULL(snap->term),
+				 ULL(c->term));
+	else if (c->rolling != h->rolling)
+		sim_fail(s, "state machine safety: n%llu restores a snapshot at %llu whose state "
+				 "differs from what n%llu applied", ULL(h->id), ULL(snap->index),
+				 ULL(c->by));
+}
+
+void
+sim_check_read_start(struct sim *s, struct sim_host *h, uint64_t ctx)
+{
+	struct sim_check *c = &s->chk;
+
+	if (c->n_reads == SIM_MAX_READS)
+	{
+		memmove(c->reads, c->reads + 1, (SIM_MAX_READS - 1) * sizeof(c->reads[0]));
+		c->n_reads--;
+	}
+	c->reads[c->n_reads].ctx = ctx;
+	c->reads[c->n_reads].lower_bound = c->max_commit;
+	c->reads[c->n_reads].started = s->now;
+	c->n_reads++;
+	sim_tracef(s, "n%llu * read_index ctx=%llu (commit known: %llu)", ULL(h->id), ULL(ctx),
+			   ULL(c->max_commit));
+}
+
+void
+sim_check_read_done(struct sim *s, struct sim_host *h, const struct raft_read_state *rs)
+{
+	struct sim_check *c = &s->chk;
+
+	for (size_t k = 0; k < c->n_reads; k++)
+	{
+		if (c->reads[k].ctx != rs->ctx)
+			continue;
+		sim_tracef(s, "n%llu * read ctx=%llu at index %llu", ULL(h->id), ULL(rs->ctx),
+				   ULL(rs->index));
+		if (rs->index < c->reads[k].lower_bound)
+			sim_fail(s, "linearizable read: n%llu answers read ctx=%llu with index %llu, "
+					 "but %llu was committed when it was asked", ULL(h->id), ULL(rs->ctx),
+					 ULL(rs->index), ULL(c->reads[k].lower_bound));
+		c->reads_answered++;
+		memmove(c->reads + k, c->reads + k + 1, (c->n_reads - k - 1) * sizeof(c->reads[0]));
+		c->n_reads--;
+		return;
+	}
+}
+
+/* Every entry committed by an earlier term is in this leader's log. */
+static void
+check_leader_completeness(struct sim *s, struct sim_host *h, raft_term term)
+{
+	const struct sim_log *l = &h->disk.cur.log;
+
+	for (raft_index i = l->snap_index + 1; i <= s->chk.max_committed; i++)
+	{
+		const struct sim_committed *c = &s->chk.committed[i];
+		const struct sim_entry *e;
+
+		if (!c->known || c->seen_term >= term)
+			continue;
+		e = sim_log_get(l, i);
+		if (e == NULL || e->term != c->term || e->hash != c->hash)
+		{
+			sim_fail(s, "leader completeness: n%llu leads term %llu without the entry "
+					 "%llu/%llu committed by term %llu (it has %s%llu)", ULL(h->id),
+					 ULL(term), ULL(i), ULL(c->term), ULL(c->seen_term),
+					 e ? "term " : "no entry, last ", e ? ULL(e->term) : ULL(sim_log_last(l)));
+			return;
+		}
+	}
+}
+
+static void
+check_pending_commits(struct sim *s, struct sim_host *h)
+{
+	const struct sim_log *l = &h->disk.cur.log;
+
+	for (size_t k = 0; k < h->n_pending_checks && !s->violated; k++)
+	{
+		const struct sim_commit_check *pc = &h->pending_checks[k];
+		const struct sim_entry *e = sim_log_get(l, pc->index);
+
+		if (e != NULL && e->term != pc->term)
+			sim_fail(s, "commit rule: n%llu, leader of term %llu, advanced its commit index "
+					 "to %llu whose entry has term %llu (§3.6.2: only entries of the "
+					 "leader's own term are committed by counting replicas)", ULL(h->id),
+					 ULL(pc->term), ULL(pc->index), ULL(e->term));
+	}
+	h->n_pending_checks = 0;
+}
+
+void
+sim_check_node(struct sim *s, struct sim_host *h)
+{
+	struct raft_status st;
+	const struct raft_status *prev = h->have_status ? &h->st : NULL;
+	uint64_t	leader;
+
+	if (!h->up || h->r == NULL)
+		return;
+	raft_get_status(h->r, &st);
+	if (st.id != h->id)
+		sim_fail(s, "status: n%llu reports id %llu", ULL(h->id), ULL(st.id));
+	if (st.term < h->disk.durable.hs.term)
+		sim_fail(s, "term: n%llu is at term %llu below its durable term %llu", ULL(h->id),
+				 ULL(st.term), ULL(h->disk.durable.hs.term));
+	if (prev && st.term < prev->term)
+		sim_fail(s, "term: n%llu went from term %llu back to %llu", ULL(h->id),
+				 ULL(prev->term), ULL(st.term));
+	if (prev && st.commit < prev->commit)
+		sim_fail(s, "commit: n%llu's commit index went from %llu back to %llu", ULL(h->id),
+				 ULL(prev->commit), ULL(st.commit));
+	if (st.commit > st.last_index)
+		sim_fail(s, "commit: n%llu's commit index %llu is beyond its last entry %llu",
+				 ULL(h->id), ULL(st.commit), ULL(st.last_index));
+	if (st.applied > st.commit)
+		sim_fail(s, "commit: n%llu handed out %llu for apply with commit index %llu",
+				 ULL(h->id), ULL(st.applied), ULL(st.commit));
+	if (st.commit > s->chk.max_commit)
+		s->chk.max_commit = st.commit;
+	if (!prev || prev->role != st.role || prev->term != st.term)
+		sim_tracef(s, "n%llu > %s term %llu%s", ULL(h->id), raft_role_name(st.role),
+				   ULL(st.term), st.role == RAFT_LEADER ? " ***" : "");
+	if (st.role == RAFT_LEADER)
+	{
+		if (sim_map_get(&s->chk.leaders, st.term, &leader, NULL))
+		{
+			if (leader != h->id)
+				sim_fail(s, "election safety: n%llu and n%llu are both leaders of term %llu",
+						 ULL(leader), ULL(h->id), ULL(st.term));
+		}
+		else
+			sim_map_put(&s->chk.leaders, st.term, h->id, 0);
+		if (prev && prev->role == RAFT_LEADER && prev->term == st.term &&
+			st.commit > prev->commit)
+		{
+			if (h->n_pending_checks == SIM_MAX_PENDING_CHECKS)
+			{
+				memmove(h->pending_checks, h->pending_checks + 1,
+						(SIM_MAX_PENDING_CHECKS - 1) * sizeof(h->pending_checks[0]));
+				h->n_pending_checks--;
+			}
+			h->pending_checks[h->n_pending_checks].term = st.term;
+			h->pending_checks[h->n_pending_checks].index = st.commit;
+			h->n_pending_checks++;
+		}
+	}
+	else if (prev && prev->role == RAFT_LEADER && prev->term != st.term)
+		h->n_pending_checks = 0;	/* what it committed is checked elsewhere */
+	if (sim_host_quiet(h))
+	{
+		bool		found;
+		raft_term	last_term = sim_log_term(&h->disk.cur.log, st.last_index, &found);
+
+		if (st.last_index != sim_log_last(&h->disk.cur.log) || !found ||
+			last_term != st.last_term)
+			sim_fail(s, "host view: n%llu's core log ends at %llu/%llu, but the entries it "
+					 "handed out end at %llu", ULL(h->id), ULL(st.last_index),
+					 ULL(st.last_term), ULL(sim_log_last(&h->disk.cur.log)));
+		check_pending_commits(s, h);
+		if (st.role == RAFT_LEADER && h->leader_checked_term != st.term)
+		{
+			h->leader_checked_term = st.term;
+			check_leader_completeness(s, h, st.term);
+		}
+	}
+	if (st.term > h->max_term)
+		h->max_term = st.term;
+	h->st = st;
+	h->have_status = true;
+}

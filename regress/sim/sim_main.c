@@ -1,0 +1,287 @@
+/*
+ * regress/sim/sim_main.c — raft-sim, pg_raft's deterministic simulator of
+ * the Raft core (in the manner of TigerBeetle's VOPR), and its README.
+ *
+ *   raft-sim --seeds N [--first-seed F]     N runs, seeds F..F+N-1 (F = 1)
+ *   raft-sim --seed S [--trace]             one run; --trace prints it live
+ *   options: --nodes 3|5   --steps MAX   --trace-tail LINES
+ *            --replay-check (every seed runs twice, traces must hash equal;
+ *            without it one seed in 100 is replayed)   --lease-reads
+ *            --expect-violation (exit 0 only if a violation is found; stop
+ *            at the first)
+ *   make sim SEEDS=2000 · make sim SEED=S · make sim-bugs
+ *
+ * What a run is.  One seed drives everything through splitmix64 streams:
+ * the cluster (3 or 5 nodes), the core's options (election and heartbeat
+ * ticks, pre-vote, check-quorum, message and in-flight limits), the
+ * network, the disks, the fault schedule and the workload.  Simulated time
+ * is in milliseconds; nodes tick every 10 ms.  A fault phase of 2.5 to 5
+ * simulated seconds is followed by a liveness phase: everything heals, a
+ * leader must appear and a final marker entry proposed on it must be
+ * applied by every member of its configuration within a bound.  Invariants
+ * (sim_check.c) are checked after every step; the first violation stops
+ * the run and prints the seed, the invariant and the last lines of the
+ * trace, keyed by simulated ms:
+ *
+ *   [   1200] n2 > leader term 4 ***          role change (from status)
+ *   [   1201] n2 -> n3 APPEND t=4 prev=6/3 ents=2 [7..8] commit=5
+ *   [   1203] n3 <- n2 APPEND ...             delivery
+ *   [   1203] n3 . ready hs=t4/v0/c5 ents=[7/4..8/4] msgs=1
+ *   [   1205] n3 . synced                     the ready is durable
+ *   [   1205] n3 : <a line of the core's own trace>
+ *   [   1290] n1 * crash: 2 unsynced writes lost   host and fault events
+ *
+ * The same seed replays exactly: same trace, same hash.
+ *
+ * The fault model.  What the simulation injects is what the protocol must
+ * survive, and nothing more:
+ *
+ *   network  delay (a minimum, a mean, a rare long tail), loss, duplicates,
+ *            reordering (per seed; otherwise each link is FIFO), a capacity
+ *            per link beyond which messages are lost, symmetric partitions,
+ *            one-way link cuts, isolating a node or only its sending or
+ *            receiving side, loss bursts; all healed after a while.
+ *   disk     writes are buffered until a sync that completes after a delay;
+ *            a crash loses exactly the unsynced writes.  Synced data is never
+ *            corrupted, torn or lost here: that is the storage layer's
+ *            business and its own tests (CRC32C records, torn tails).
+ *   nodes    crash at any moment (the struct raft is freed, the unsynced
+ *            writes are gone) and restart later from the durable hard state,
+ *            snapshot and entries with raft_load; removed nodes are shut
+ *            down for good; new nodes start empty and catch up.
+ *   clocks   every node ticks at the same rate, at its own phase; there is
+ *            no clock drift (lease reads, off unless --lease-reads, rely on
+ *            that).
+ *
+ * Files: sim_world.c (a run and its loop), sim_sched.c (faults, workload,
+ * membership, liveness), sim_host.c (a server: ready, sync, apply, crash,
+ * restart, compaction), sim_disk.c, sim_net.c, sim_check.c (the
+ * invariants), sim_trace.c, sim_util.c (PRNG, hash, map).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+#define ULL(x) ((unsigned long long) (x))
+
+static struct sim *current;		/* for the report of a crash in the core */
+static bool expect_violation;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+			"usage: raft-sim (--seeds N [--first-seed F] | --seed S [--trace])\n"
+			"                [--nodes 3|5] [--steps MAX] [--trace-tail LINES]\n"
+			"                [--replay-check] [--lease-reads] [--expect-violation]\n");
+	exit(2);
+}
+
+static void
+on_fatal_signal(int sig)
+{
+	struct sim *s = current;
+
+	fflush(stdout);
+	if (s != NULL)
+	{
+		fprintf(stderr, "sim: seed %llu: VIOLATION the core crashed (signal %d: %s) at "
+				"%llu ms, step %llu\n", ULL(s->cfg.seed), sig,
+				sig == SIGABRT ? "abort, an assertion?" : "segmentation fault",
+				ULL(s->now), ULL(s->steps));
+		fprintf(stderr, "--- last trace lines (seed %llu) ---\n", ULL(s->cfg.seed));
+		sim_trace_dump(&s->trace, stderr, 0);
+		fprintf(stderr, "--- replay: make sim SEED=%llu ---\n", ULL(s->cfg.seed));
+	}
+	fflush(stderr);
+	_exit(expect_violation ? 0 : 128 + sig);
+}
+
+static double
+wall_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+struct outcome
+{
+	bool		violated;
+	uint64_t	steps;
+	uint64_t	trace_hash;
+	uint64_t	trace_lines;
+};
+
+static struct outcome
+run_one(const struct sim_config *cfg, bool report, bool summary)
+{
+	static struct sim s;
+	struct outcome o;
+
+	sim_init(&s, cfg);
+	current = &s;
+	sim_run(&s);
+	current = NULL;
+	o.violated = s.violated;
+	o.steps = s.steps;
+	o.trace_hash = s.trace.hash;
+	o.trace_lines = s.trace.lines;
+	if (s.violated && report)
+	{
+		fflush(stdout);
+		printf("sim: seed %llu: VIOLATION %s\n", ULL(cfg->seed), s.violation);
+		if (!cfg->live_trace)
+		{
+			printf("--- last %zu trace lines (seed %llu, %u nodes) ---\n",
+				   s.trace.count, ULL(cfg->seed), s.n_initial);
+			sim_trace_dump(&s.trace, stdout, 0);
+		}
+		printf("--- at %llu ms, step %llu; replay: make sim SEED=%llu ---\n",
+			   ULL(s.violation_time), ULL(s.steps), ULL(cfg->seed));
+	}
+	else if (s.violated)
+		printf("sim: seed %llu: VIOLATION %s\n", ULL(cfg->seed), s.violation);
+	if (summary)
+		printf("sim: seed %llu: %s; %u nodes, %llu steps, %llu ms simulated, %llu "
+			   "proposals, %llu crashes, %llu partitions, %llu config changes, %llu "
+			   "transfers, %llu reads answered, highest applied index %llu, trace %llu "
+			   "lines hash %016llx\n", ULL(cfg->seed), s.violated ? "VIOLATION" : "ok",
+			   s.n_initial, ULL(s.steps), ULL(s.now), ULL(s.proposals), ULL(s.crashes),
+			   ULL(s.partitions), ULL(s.config_changes), ULL(s.transfers),
+			   ULL(s.chk.reads_answered), ULL(s.chk.max_committed),
+			   ULL(s.trace.lines), ULL(s.trace.hash));
+	fflush(stdout);
+	sim_free(&s);
+	return o;
+}
+
+static uint64_t
+parse_u64(const char *arg)
+{
+	char	   *end;
+	unsigned long long v;
+
+	if (arg == NULL)
+		usage();
+	v = strtoull(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0')
+		usage();
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sim_config cfg;
+	uint64_t	seeds = 0,
+				first = 1,
+				total_steps = 0,
+				violations = 0,
+				replayed = 0,
+				replay_diffs = 0,
+				ran = 0;
+	bool		one = false,
+				replay_all = false;
+	double		t0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.max_steps = 3000000;
+	cfg.trace_tail = 150;
+	for (int i = 1; i < argc; i++)
+	{
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--seeds") == 0)
+			seeds = parse_u64(v), i++;
+		else if (strcmp(a, "--seed") == 0)
+			cfg.seed = parse_u64(v), one = true, i++;
+		else if (strcmp(a, "--first-seed") == 0)
+			first = parse_u64(v), i++;
+		else if (strcmp(a, "--nodes") == 0)
+		{
+			cfg.nodes = (unsigned) parse_u64(v), i++;
+			if (cfg.nodes != 3 && cfg.nodes != 5)
+				usage();
+		}
+		else if (strcmp(a, "--steps") == 0)
+			cfg.max_steps = parse_u64(v), i++;
+		else if (strcmp(a, "--trace-tail") == 0)
+			cfg.trace_tail = parse_u64(v), i++;
+		else if (strcmp(a, "--trace") == 0)
+			cfg.live_trace = true;
+		else if (strcmp(a, "--replay-check") == 0)
+			replay_all = true;
+		else if (strcmp(a, "--lease-reads") == 0)
+			cfg.lease_reads = true;
+		else if (strcmp(a, "--expect-violation") == 0)
+			expect_violation = true;
+		else
+			usage();
+	}
+	if (one == (seeds > 0))
+		usage();
+	signal(SIGABRT, on_fatal_signal);
+	signal(SIGSEGV, on_fatal_signal);
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+
+	t0 = wall_seconds();
+	if (one)
+	{
+		seeds = 1;
+		first = cfg.seed;
+	}
+	for (uint64_t k = 0; k < seeds; k++)
+	{
+		struct outcome o;
+
+		cfg.seed = first + k;
+		o = run_one(&cfg, violations < 3 || expect_violation, one);
+		ran++;
+		total_steps += o.steps;
+		if (o.violated)
+			violations++;
+		if (!o.violated && (replay_all || (!one && k % 100 == 0)))
+		{
+			struct sim_config again = cfg;
+			struct outcome p;
+
+			again.live_trace = false;
+			p = run_one(&again, false, false);
+			replayed++;
+			total_steps += p.steps;
+			if (p.trace_hash != o.trace_hash || p.steps != o.steps ||
+				p.trace_lines != o.trace_lines || p.violated != o.violated)
+			{
+				printf("sim: seed %llu: VIOLATION determinism: the replay differs (trace "
+					   "%016llx, %llu lines, %llu steps; then %016llx, %llu lines, %llu "
+					   "steps)\n", ULL(cfg.seed), ULL(o.trace_hash), ULL(o.trace_lines),
+					   ULL(o.steps), ULL(p.trace_hash), ULL(p.trace_lines), ULL(p.steps));
+				violations++;
+				replay_diffs++;
+			}
+		}
+		if (violations > 0 && expect_violation)
+			break;
+	}
+	{
+		double		dt = wall_seconds() - t0;
+
+		if (replayed)
+			printf("sim: %llu seeds replayed, %llu with a different trace\n", ULL(replayed),
+				   ULL(replay_diffs));
+		printf("sim: %llu seeds, %llu simulated steps, %.0f steps/s, %llu violations\n",
+			   ULL(ran), ULL(total_steps), dt > 0 ? (double) total_steps / dt : 0.0,
+			   ULL(violations));
+	}
+	fflush(stdout);
+	if (expect_violation)
+		return violations > 0 ? 0 : 1;
+	return violations > 0 ? 1 : 0;
+}
