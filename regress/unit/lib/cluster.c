@@ -492,6 +492,25 @@ cluster_restart(struct test_cluster *c, unsigned i)
 	cluster_process(c, i);
 }
 
+void
+cluster_disk_append(struct test_cluster *c, unsigned i, raft_term term,
+					uint8_t type, const char *text)
+{
+	struct test_node *nd = &c->nodes[i];
+	struct raft_entry e;
+
+	assert_true(nd->down);
+	memset(&e, 0, sizeof(e));
+	e.term = term;
+	e.index = nd->n_log > 0 ? nd->log[nd->n_log - 1].index + 1 : nd->snap.index + 1;
+	e.type = type;
+	e.data.base = (void *) text;
+	e.data.len = text != NULL ? strlen(text) : 0;
+	disk_append(nd, &e);
+	if (nd->hs.term < term)
+		nd->hs.term = term;
+}
+
 int
 cluster_compact(struct test_cluster *c, unsigned i, raft_index index)
 {

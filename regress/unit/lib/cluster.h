@@ -111,6 +111,10 @@ void		cluster_drop_all(struct test_cluster *c);
 void		cluster_crash(struct test_cluster *c, unsigned i);
 void		cluster_restart(struct test_cluster *c, unsigned i);
 
+/* Appends an entry to a crashed node's disk (to build a log by hand). */
+void		cluster_disk_append(struct test_cluster *c, unsigned i, raft_term term,
+								uint8_t type, const char *text);
+
 /* The host of node i compacts its log up to index (after applying it). */
 int			cluster_compact(struct test_cluster *c, unsigned i, raft_index index);
 
