@@ -118,7 +118,10 @@ refuse_mutable_thing(const char *thing, const char *what)
 					thing),
 			 errdetail("Every server evaluates the %s when it applies the statement.",
 					   what),
-			 errhint("Compute the value first and pass it as a parameter: raft.exec('... $1 ...', value).")));
+			 strcmp(what, "statement") == 0 ?
+			 errhint("Compute the value first and pass it as a parameter: raft.exec('... $1 ...', value).") :
+			 errhint("Use only immutable functions in the %s of a replicated table.",
+					 what)));
 }
 
 static bool
