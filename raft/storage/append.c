@@ -32,15 +32,15 @@ fail_errno(struct raft_log *log, int err, const char *what, raft_index first)
 	char		name[SEG_NAME_LEN + 1];
 	char		es[128];
 
-	seg_name(name, first);
-	io_strerror(err, es, sizeof(es));
-	return log_fail(log, err == ENOMEM ? RAFT_ENOMEM : RAFT_EIO,
+	st_seg_name(name, first);
+	st_io_strerror(err, es, sizeof(es));
+	return st_log_fail(log, err == ENOMEM ? RAFT_ENOMEM : RAFT_EIO,
 					"could not %s %s/%s: %s", what, log->dir, name, es);
 }
 
 /* Creates segment first, empty, and makes it the last one. */
 int
-seg_create(struct raft_log *log, raft_index first)
+st_seg_create(struct raft_log *log, raft_index first)
 {
 	char		name[SEG_NAME_LEN + 1];
 	char		tmp[SEG_NAME_LEN + sizeof(TMP_SUFFIX)];
@@ -56,11 +56,11 @@ seg_create(struct raft_log *log, raft_index first)
 		struct segment *s = realloc(log->segs, cap * sizeof(*s));
 
 		if (s == NULL)
-			return log_fail(log, RAFT_ENOMEM, "out of memory creating a segment");
+			return st_log_fail(log, RAFT_ENOMEM, "out of memory creating a segment");
 		log->segs = s;
 		log->cap_segs = cap;
 	}
-	seg_name(name, first);
+	st_seg_name(name, first);
 	snprintf(tmp, sizeof(tmp), "%s%s", name, TMP_SUFFIX);
 	fd = openat(log->dir_fd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -70,24 +70,24 @@ seg_create(struct raft_log *log, raft_index first)
 	err = 0;
 	if (log->opt.preallocate)
 	{
-		err = io_allocate(&log->opt, fd, 0, log->opt.segment_bytes);
+		err = st_io_allocate(&log->opt, fd, 0, log->opt.segment_bytes);
 		size = log->opt.segment_bytes;
 	}
-	seg_header_encode(header, first);
+	st_seg_header_encode(header, first);
 	if (err == 0)
 	{
 		what = "write the header of";
-		err = io_pwrite_all(&log->opt, fd, header, sizeof(header), 0);
+		err = st_io_pwrite_all(&log->opt, fd, header, sizeof(header), 0);
 	}
 	if (err == 0)
 	{
 		what = "fsync";
-		err = io_fsync(&log->opt, fd);
+		err = st_io_fsync(&log->opt, fd);
 	}
 	if (err == 0)
 	{
 		what = "rename into place";
-		err = io_rename(&log->opt, log->dir_fd, tmp, name);
+		err = st_io_rename(&log->opt, log->dir_fd, tmp, name);
 	}
 	if (err != 0)
 	{
@@ -107,7 +107,7 @@ seg_create(struct raft_log *log, raft_index first)
 	log->segs[log->n_segs].last = first - 1;
 	log->n_segs++;
 	log->dir_dirty = true;
-	if ((err = io_dirsync(&log->opt, log->dir_fd)) != 0)
+	if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
 		return fail_errno(log, err, "fsync the directory after creating", first);
 	log->dir_syncs++;
 	log->dir_dirty = false;
@@ -124,12 +124,12 @@ seg_rollback(struct raft_log *log)
 {
 	if (ftruncate(log->seg_fd, (off_t) log->seg_end) != 0)
 	{
-		log_set_broken(log);
+		st_log_set_broken(log);
 		return;
 	}
 	log->seg_file_size = log->seg_end;
 	if (log->opt.preallocate && log->seg_end < log->opt.segment_bytes &&
-		io_allocate(&log->opt, log->seg_fd, log->seg_end,
+		st_io_allocate(&log->opt, log->seg_fd, log->seg_end,
 					log->opt.segment_bytes - log->seg_end) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
 }
@@ -144,7 +144,7 @@ pending_consume(struct raft_log *log, size_t k)
 		return;
 	if (k == log->n_pending)
 	{
-		pending_clear(log);
+		st_pending_clear(log);
 		return;
 	}
 	off = log->pending[k].offset;
@@ -187,15 +187,15 @@ raft_log_sync(struct raft_log *log)
 	int			err;
 
 	if (log->broken)
-		return log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (log->dir_dirty)
 	{
-		if ((err = io_dirsync(&log->opt, log->dir_fd)) != 0)
+		if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
 		{
 			char		es[128];
 
-			io_strerror(err, es, sizeof(es));
-			return log_fail(log, RAFT_EIO, "could not fsync directory %s: %s",
+			st_io_strerror(err, es, sizeof(es));
+			return st_log_fail(log, RAFT_EIO, "could not fsync directory %s: %s",
 							log->dir, es);
 		}
 		log->dir_syncs++;
@@ -216,7 +216,7 @@ raft_log_sync(struct raft_log *log)
 			k = fitting(log, i, &bytes);
 		if (k == 0)
 		{
-			if ((rv = seg_create(log, log->pending[i].index)) != RAFT_OK)
+			if ((rv = st_seg_create(log, log->pending[i].index)) != RAFT_OK)
 				break;
 			continue;
 		}
@@ -224,17 +224,17 @@ raft_log_sync(struct raft_log *log)
 		/* An empty segment's name promises its first entry's index. */
 		if (seg->last + 1 != log->pending[i].index)
 		{
-			log_set_broken(log);
-			rv = log_fail(log, RAFT_EIO, "internal error: entry %llu does not follow segment end %llu",
+			st_log_set_broken(log);
+			rv = st_log_fail(log, RAFT_EIO, "internal error: entry %llu does not follow segment end %llu",
 						  (unsigned long long) log->pending[i].index,
 						  (unsigned long long) seg->last);
 			break;
 		}
-		err = io_pwrite_all(&log->opt, log->seg_fd,
+		err = st_io_pwrite_all(&log->opt, log->seg_fd,
 							log->pending_buf + log->pending[i].offset, bytes,
 							log->seg_end);
 		if (err == 0)
-			err = io_datasync(&log->opt, log->seg_fd);
+			err = st_io_datasync(&log->opt, log->seg_fd);
 		if (err != 0)
 		{
 			seg_rollback(log);
@@ -257,10 +257,10 @@ static int
 append_check(struct raft_log *log, const struct raft_entry *entries, size_t n,
 			  size_t *bytes)
 {
-	raft_index	next = log_last_index(log) + 1;
+	raft_index	next = st_log_last_index(log) + 1;
 	raft_term	term = raft_log_term_at(log, next - 1);
 
-	if (log_last_index(log) == 0)
+	if (st_log_last_index(log) == 0)
 	{
 		next = log->snap_index + 1;
 		term = log->snap_term;
@@ -273,20 +273,20 @@ append_check(struct raft_log *log, const struct raft_entry *entries, size_t n,
 
 		if (e->type < RAFT_ENTRY_COMMAND || e->type > RAFT_ENTRY_CONFIG ||
 			(e->data.len > 0 && e->data.base == NULL))
-			return log_fail(log, RAFT_EINVAL, "entry %llu is invalid (type %u)",
+			return st_log_fail(log, RAFT_EINVAL, "entry %llu is invalid (type %u)",
 							(unsigned long long) e->index, (unsigned) e->type);
 		if (e->index != next + i)
-			return log_fail(log, RAFT_EINVAL, "entry %llu appended where %llu was expected",
+			return st_log_fail(log, RAFT_EINVAL, "entry %llu appended where %llu was expected",
 							(unsigned long long) e->index,
 							(unsigned long long) (next + i));
 		if (e->term == 0 || e->term < term)
-			return log_fail(log, RAFT_EINVAL, "entry %llu has term %llu, below %llu",
+			return st_log_fail(log, RAFT_EINVAL, "entry %llu has term %llu, below %llu",
 							(unsigned long long) e->index,
 							(unsigned long long) e->term,
 							(unsigned long long) term);
 		term = e->term;
 		if (len == 0 || len > log->opt.max_record_bytes || len > UINT32_MAX)
-			return log_fail(log, RAFT_ETOOBIG, "entry %llu of %zu data bytes is too large",
+			return st_log_fail(log, RAFT_ETOOBIG, "entry %llu of %zu data bytes is too large",
 							(unsigned long long) e->index, e->data.len);
 		*bytes += rec_size(len);
 	}
@@ -345,7 +345,7 @@ raft_log_append(struct raft_log *log, const struct raft_entry *entries, size_t n
 	int			rv;
 
 	if (log->broken)
-		return log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (n == 0)
 		return RAFT_OK;
 	if ((rv = append_check(log, entries, n, &bytes)) != RAFT_OK)
@@ -356,7 +356,7 @@ raft_log_append(struct raft_log *log, const struct raft_entry *entries, size_t n
 			return rv;
 	}
 	if (reserve(log, n, bytes) != RAFT_OK)
-		return log_fail(log, RAFT_ENOMEM, "out of memory buffering %zu entries", n);
+		return st_log_fail(log, RAFT_ENOMEM, "out of memory buffering %zu entries", n);
 
 	n0 = log->n_pending;
 	len0 = log->pending_len;
@@ -374,18 +374,18 @@ raft_log_append(struct raft_log *log, const struct raft_entry *entries, size_t n
 			/* append_check makes this unreachable; undo all the same. */
 			log->n_pending = n0;
 			log->pending_len = len0;
-			runs_cut(log, entries[0].index);
-			return log_fail(log, RAFT_EINVAL, "entry %llu does not encode",
+			st_runs_cut(log, entries[0].index);
+			return st_log_fail(log, RAFT_EINVAL, "entry %llu does not encode",
 							(unsigned long long) e->index);
 		}
-		rec_frame(rec, (uint32_t) len);
+		st_rec_frame(rec, (uint32_t) len);
 		p->index = e->index;
 		p->term = e->term;
 		p->offset = log->pending_len;
 		p->size = rec_size(len);
 		log->pending_len += p->size;
 		log->n_pending++;
-		(void) runs_push(log, e->index, e->term);	/* capacity reserved */
+		(void) st_runs_push(log, e->index, e->term);	/* capacity reserved */
 	}
 	return RAFT_OK;
 }

@@ -16,7 +16,7 @@
 #include "storage_internal.h"
 
 int
-io_fault(const struct raft_log_options *opt, enum raft_log_op op)
+st_io_fault(const struct raft_log_options *opt, enum raft_log_op op)
 {
 	if (opt->fault == NULL)
 		return 0;
@@ -28,7 +28,7 @@ io_fault(const struct raft_log_options *opt, enum raft_log_op op)
  * _GNU_SOURCE is defined, as in PostgreSQL's build, XSI otherwise).
  */
 void
-io_strerror(int err, char *buf, size_t len)
+st_io_strerror(int err, char *buf, size_t len)
 {
 #if defined(__GLIBC__) && defined(_GNU_SOURCE)
 	const char *s = strerror_r(err, buf, len);
@@ -42,13 +42,13 @@ io_strerror(int err, char *buf, size_t len)
 }
 
 int
-io_pwrite_all(const struct raft_log_options *opt, int fd, const void *buf,
+st_io_pwrite_all(const struct raft_log_options *opt, int fd, const void *buf,
 			  size_t len, uint64_t off)
 {
 	const uint8_t *p = buf;
 	int			err;
 
-	if ((err = io_fault(opt, RAFT_LOG_OP_WRITE)) != 0)
+	if ((err = st_io_fault(opt, RAFT_LOG_OP_WRITE)) != 0)
 		return err;
 	while (len > 0)
 	{
@@ -71,7 +71,7 @@ io_pwrite_all(const struct raft_log_options *opt, int fd, const void *buf,
 
 /* Reads exactly len bytes at off; EIO if the file is shorter. */
 int
-io_read_all(int fd, void *buf, size_t len, uint64_t off)
+st_io_read_all(int fd, void *buf, size_t len, uint64_t off)
 {
 	uint8_t    *p = buf;
 
@@ -95,31 +95,31 @@ io_read_all(int fd, void *buf, size_t len, uint64_t off)
 }
 
 int
-io_datasync(const struct raft_log_options *opt, int fd)
+st_io_datasync(const struct raft_log_options *opt, int fd)
 {
 	int			err;
 
-	if ((err = io_fault(opt, RAFT_LOG_OP_SYNC)) != 0)
+	if ((err = st_io_fault(opt, RAFT_LOG_OP_SYNC)) != 0)
 		return err;
 	return fdatasync(fd) == 0 ? 0 : errno;
 }
 
 int
-io_fsync(const struct raft_log_options *opt, int fd)
+st_io_fsync(const struct raft_log_options *opt, int fd)
 {
 	int			err;
 
-	if ((err = io_fault(opt, RAFT_LOG_OP_SYNC)) != 0)
+	if ((err = st_io_fault(opt, RAFT_LOG_OP_SYNC)) != 0)
 		return err;
 	return fsync(fd) == 0 ? 0 : errno;
 }
 
 int
-io_dirsync(const struct raft_log_options *opt, int dir_fd)
+st_io_dirsync(const struct raft_log_options *opt, int dir_fd)
 {
 	int			err;
 
-	if ((err = io_fault(opt, RAFT_LOG_OP_DIRSYNC)) != 0)
+	if ((err = st_io_fault(opt, RAFT_LOG_OP_DIRSYNC)) != 0)
 		return err;
 	return fsync(dir_fd) == 0 ? 0 : errno;
 }
@@ -127,12 +127,12 @@ io_dirsync(const struct raft_log_options *opt, int dir_fd)
 /* posix_fallocate returns the error itself; it writes zeros where the
  * file system cannot allocate, so it works everywhere. */
 int
-io_allocate(const struct raft_log_options *opt, int fd, uint64_t off,
+st_io_allocate(const struct raft_log_options *opt, int fd, uint64_t off,
 			uint64_t len)
 {
 	int			err;
 
-	if ((err = io_fault(opt, RAFT_LOG_OP_ALLOCATE)) != 0)
+	if ((err = st_io_fault(opt, RAFT_LOG_OP_ALLOCATE)) != 0)
 		return err;
 	do
 		err = posix_fallocate(fd, (off_t) off, (off_t) len);
@@ -141,18 +141,18 @@ io_allocate(const struct raft_log_options *opt, int fd, uint64_t off,
 }
 
 int
-io_rename(const struct raft_log_options *opt, int dir_fd, const char *from,
+st_io_rename(const struct raft_log_options *opt, int dir_fd, const char *from,
 		  const char *to)
 {
 	int			err;
 
-	if ((err = io_fault(opt, RAFT_LOG_OP_RENAME)) != 0)
+	if ((err = st_io_fault(opt, RAFT_LOG_OP_RENAME)) != 0)
 		return err;
 	return renameat(dir_fd, from, dir_fd, to) == 0 ? 0 : errno;
 }
 
 int
-io_replace_file(const struct raft_log_options *opt, int dir_fd,
+st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
 				const char *name, const void *buf, size_t len,
 				const char **step)
 {
@@ -170,17 +170,17 @@ io_replace_file(const struct raft_log_options *opt, int dir_fd,
 	if (fd < 0)
 		return errno;
 	*step = "write";
-	err = io_pwrite_all(opt, fd, buf, len, 0);
+	err = st_io_pwrite_all(opt, fd, buf, len, 0);
 	if (err == 0)
 	{
 		*step = "fsync";
-		err = io_fsync(opt, fd);
+		err = st_io_fsync(opt, fd);
 	}
 	close(fd);
 	if (err == 0)
 	{
 		*step = "rename";
-		err = io_rename(opt, dir_fd, tmp, name);
+		err = st_io_rename(opt, dir_fd, tmp, name);
 	}
 	if (err != 0)
 	{
@@ -188,11 +188,11 @@ io_replace_file(const struct raft_log_options *opt, int dir_fd,
 		return err;
 	}
 	*step = "fsync of the directory";
-	return io_dirsync(opt, dir_fd);
+	return st_io_dirsync(opt, dir_fd);
 }
 
 int
-io_read_file(int dir_fd, const char *name, size_t max, uint8_t **buf,
+st_io_read_file(int dir_fd, const char *name, size_t max, uint8_t **buf,
 			 size_t *len)
 {
 	struct stat st;
@@ -222,7 +222,7 @@ io_read_file(int dir_fd, const char *name, size_t max, uint8_t **buf,
 		close(fd);
 		return ENOMEM;
 	}
-	err = io_read_all(fd, p, (size_t) st.st_size, 0);
+	err = st_io_read_all(fd, p, (size_t) st.st_size, 0);
 	close(fd);
 	if (err != 0)
 	{

@@ -21,21 +21,21 @@
 #include "storage_internal.h"
 
 void
-put_le32(uint8_t *p, uint32_t v)
+st_put_le32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
 		p[i] = (uint8_t) (v >> (8 * i));
 }
 
 void
-put_le64(uint8_t *p, uint64_t v)
+st_put_le64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t) (v >> (8 * i));
 }
 
 uint32_t
-get_le32(const uint8_t *p)
+st_get_le32(const uint8_t *p)
 {
 	uint32_t	v = 0;
 
@@ -45,7 +45,7 @@ get_le32(const uint8_t *p)
 }
 
 uint64_t
-get_le64(const uint8_t *p)
+st_get_le64(const uint8_t *p)
 {
 	uint64_t	v = 0;
 
@@ -55,14 +55,14 @@ get_le64(const uint8_t *p)
 }
 
 void
-seg_name(char *buf, raft_index first)
+st_seg_name(char *buf, raft_index first)
 {
 	snprintf(buf, SEG_NAME_LEN + 1, "%020" PRIu64 ".seg", (uint64_t) first);
 }
 
-/* Exactly 20 digits and ".seg", as seg_name writes it. */
+/* Exactly 20 digits and ".seg", as st_seg_name writes it. */
 bool
-seg_parse_name(const char *name, raft_index *first)
+st_seg_parse_name(const char *name, raft_index *first)
 {
 	uint64_t	v = 0;
 
@@ -84,30 +84,30 @@ seg_parse_name(const char *name, raft_index *first)
 }
 
 void
-seg_header_encode(uint8_t *buf, raft_index first)
+st_seg_header_encode(uint8_t *buf, raft_index first)
 {
 	memset(buf, 0, SEG_HEADER_SIZE);
 	memcpy(buf, SEG_MAGIC, 8);
-	put_le32(buf + 8, SEG_FORMAT_VERSION);
-	put_le32(buf + 12, SEG_HEADER_SIZE);
-	put_le64(buf + 16, first);
-	put_le32(buf + 28, raft_crc32c(0, buf, 28));
+	st_put_le32(buf + 8, SEG_FORMAT_VERSION);
+	st_put_le32(buf + 12, SEG_HEADER_SIZE);
+	st_put_le64(buf + 16, first);
+	st_put_le32(buf + 28, raft_crc32c(0, buf, 28));
 }
 
 const char *
-seg_header_check(const uint8_t *buf, size_t len, raft_index *first)
+st_seg_header_check(const uint8_t *buf, size_t len, raft_index *first)
 {
 	if (len < SEG_HEADER_SIZE)
 		return "file shorter than a segment header";
 	if (memcmp(buf, SEG_MAGIC, 8) != 0)
 		return "bad magic in segment header";
-	if (get_le32(buf + 28) != raft_crc32c(0, buf, 28))
+	if (st_get_le32(buf + 28) != raft_crc32c(0, buf, 28))
 		return "bad CRC in segment header";
-	if (get_le32(buf + 8) != SEG_FORMAT_VERSION)
+	if (st_get_le32(buf + 8) != SEG_FORMAT_VERSION)
 		return "unsupported segment format version";
-	if (get_le32(buf + 12) != SEG_HEADER_SIZE)
+	if (st_get_le32(buf + 12) != SEG_HEADER_SIZE)
 		return "bad header size in segment header";
-	*first = get_le64(buf + 16);
+	*first = st_get_le64(buf + 16);
 	if (*first == 0)
 		return "first index 0 in segment header";
 	return NULL;
@@ -121,12 +121,12 @@ rec_crc(const uint8_t *buf, uint32_t payload_len)
 }
 
 void
-rec_frame(uint8_t *buf, uint32_t payload_len)
+st_rec_frame(uint8_t *buf, uint32_t payload_len)
 {
 	uint64_t	size = rec_size(payload_len);
 
-	put_le32(buf, payload_len);
-	put_le32(buf + 4, rec_crc(buf, payload_len));
+	st_put_le32(buf, payload_len);
+	st_put_le32(buf + 4, rec_crc(buf, payload_len));
 	memset(buf + REC_HEADER_SIZE + payload_len, 0,
 		   size - REC_HEADER_SIZE - payload_len);
 }
@@ -140,8 +140,8 @@ all_zero(const uint8_t *buf, uint64_t len)
 	return true;
 }
 
-enum rec_check
-rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
+enum st_rec_check
+st_rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
 		  uint32_t *payload_len, const char **why)
 {
 	uint32_t	len;
@@ -155,7 +155,7 @@ rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
 		*why = "partial record header at end of file";
 		return REC_BAD;
 	}
-	len = get_le32(buf);
+	len = st_get_le32(buf);
 	if (len == 0)
 	{
 		if (all_zero(buf, avail))
@@ -173,7 +173,7 @@ rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
 		*why = "record extends past the end of the file";
 		return REC_BAD;
 	}
-	if (get_le32(buf + 4) != rec_crc(buf, len))
+	if (st_get_le32(buf + 4) != rec_crc(buf, len))
 	{
 		*why = "bad CRC in record";
 		return REC_BAD;

@@ -23,7 +23,7 @@ raft_log_options_default(struct raft_log_options *opt)
 }
 
 int
-log_fail(struct raft_log *log, int rv, const char *fmt,...)
+st_log_fail(struct raft_log *log, int rv, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -34,7 +34,7 @@ log_fail(struct raft_log *log, int rv, const char *fmt,...)
 }
 
 void
-log_set_broken(struct raft_log *log)
+st_log_set_broken(struct raft_log *log)
 {
 	log->broken = true;
 }
@@ -47,7 +47,7 @@ raft_log_errmsg(const struct raft_log *log)
 
 /* The last durable entry; 0 if none is on disk. */
 raft_index
-log_synced_index(const struct raft_log *log)
+st_log_synced_index(const struct raft_log *log)
 {
 	for (size_t i = log->n_segs; i > 0; i--)
 	{
@@ -60,15 +60,15 @@ log_synced_index(const struct raft_log *log)
 }
 
 raft_index
-log_last_index(const struct raft_log *log)
+st_log_last_index(const struct raft_log *log)
 {
 	if (log->n_pending > 0)
 		return log->pending[log->n_pending - 1].index;
-	return log_synced_index(log);
+	return st_log_synced_index(log);
 }
 
 raft_index
-log_first_index(const struct raft_log *log)
+st_log_first_index(const struct raft_log *log)
 {
 	for (size_t i = 0; i < log->n_segs; i++)
 		if (log->segs[i].last >= log->segs[i].first)
@@ -80,7 +80,7 @@ log_first_index(const struct raft_log *log)
 
 /* Records that entry index has term (appended in order). */
 int
-runs_push(struct raft_log *log, raft_index index, raft_term term)
+st_runs_push(struct raft_log *log, raft_index index, raft_term term)
 {
 	if (log->n_runs > 0 && log->runs[log->n_runs - 1].term == term)
 		return RAFT_OK;
@@ -101,7 +101,7 @@ runs_push(struct raft_log *log, raft_index index, raft_term term)
 }
 
 void
-runs_cut(struct raft_log *log, raft_index from)
+st_runs_cut(struct raft_log *log, raft_index from)
 {
 	while (log->n_runs > 0 && log->runs[log->n_runs - 1].first >= from)
 		log->n_runs--;
@@ -114,7 +114,7 @@ raft_log_term_at(const struct raft_log *log, raft_index index)
 		return 0;
 	if (index == log->snap_index)
 		return log->snap_term;
-	if (index < log_first_index(log) || index > log_last_index(log))
+	if (index < st_log_first_index(log) || index > st_log_last_index(log))
 		return 0;
 	for (size_t i = log->n_runs; i > 0; i--)
 		if (log->runs[i - 1].first <= index)
@@ -123,7 +123,7 @@ raft_log_term_at(const struct raft_log *log, raft_index index)
 }
 
 void
-pending_clear(struct raft_log *log)
+st_pending_clear(struct raft_log *log)
 {
 	log->n_pending = 0;
 	log->pending_len = 0;
@@ -133,10 +133,10 @@ void
 raft_log_get_info(const struct raft_log *log, struct raft_log_info *info)
 {
 	memset(info, 0, sizeof(*info));
-	info->first_index = log_first_index(log);
-	info->last_index = log_last_index(log);
+	info->first_index = st_log_first_index(log);
+	info->last_index = st_log_last_index(log);
 	info->last_term = raft_log_term_at(log, info->last_index);
-	info->synced_index = log_synced_index(log);
+	info->synced_index = st_log_synced_index(log);
 	info->snapshot_index = log->snap_index;
 	info->snapshot_term = log->snap_term;
 	info->n_segments = (uint32_t) log->n_segs;

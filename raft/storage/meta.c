@@ -25,9 +25,9 @@ static size_t
 meta_frame(uint8_t *buf, const char *magic, size_t n)
 {
 	memcpy(buf, magic, 8);
-	put_le32(buf + 8, META_FORMAT_VERSION);
-	put_le64(buf + 12, n);
-	put_le32(buf + META_HEADER_SIZE + n,
+	st_put_le32(buf + 8, META_FORMAT_VERSION);
+	st_put_le64(buf + 12, n);
+	st_put_le32(buf + META_HEADER_SIZE + n,
 			 raft_crc32c(0, buf, META_HEADER_SIZE + n));
 	return META_HEADER_SIZE + n + 4;
 }
@@ -43,12 +43,12 @@ meta_check(const uint8_t *buf, size_t len, const char *magic,
 		return "file too short";
 	if (memcmp(buf, magic, 8) != 0)
 		return "bad magic";
-	plen = get_le64(buf + 12);
+	plen = st_get_le64(buf + 12);
 	if (plen != len - META_HEADER_SIZE - 4)
 		return "length does not match the file size";
-	if (get_le32(buf + len - 4) != raft_crc32c(0, buf, len - 4))
+	if (st_get_le32(buf + len - 4) != raft_crc32c(0, buf, len - 4))
 		return "bad CRC";
-	if (get_le32(buf + 8) != META_FORMAT_VERSION)
+	if (st_get_le32(buf + 8) != META_FORMAT_VERSION)
 		return "unsupported format version";
 	*payload = buf + META_HEADER_SIZE;
 	*n = (size_t) plen;
@@ -63,11 +63,11 @@ meta_save(struct raft_log *log, const char *name, const uint8_t *buf,
 	int			err;
 	char		es[128];
 
-	err = io_replace_file(&log->opt, log->dir_fd, name, buf, len, &step);
+	err = st_io_replace_file(&log->opt, log->dir_fd, name, buf, len, &step);
 	if (err == 0)
 		return RAFT_OK;
-	io_strerror(err, es, sizeof(es));
-	return log_fail(log, RAFT_EIO, "could not save %s/%s (%s): %s",
+	st_io_strerror(err, es, sizeof(es));
+	return st_log_fail(log, RAFT_EIO, "could not save %s/%s (%s): %s",
 					log->dir, name, step, es);
 }
 
@@ -79,28 +79,28 @@ raft_log_save_hard_state(struct raft_log *log, const struct raft_hard_state *hs)
 	int			rv;
 
 	if (log->broken)
-		return log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (hs->term < log->hard_state.term)
-		return log_fail(log, RAFT_EINVAL, "hard state term %llu is below the saved %llu",
+		return st_log_fail(log, RAFT_EINVAL, "hard state term %llu is below the saved %llu",
 						(unsigned long long) hs->term,
 						(unsigned long long) log->hard_state.term);
 
 	/* A durable commit index never points past durable entries. */
-	if (hs->commit > log_synced_index(log) && log->n_pending > 0)
+	if (hs->commit > st_log_synced_index(log) && log->n_pending > 0)
 	{
 		if ((rv = raft_log_sync(log)) != RAFT_OK)
 			return rv;
 	}
-	if (hs->commit > log_synced_index(log) && hs->commit > log->snap_index)
-		return log_fail(log, RAFT_EINVAL,
+	if (hs->commit > st_log_synced_index(log) && hs->commit > log->snap_index)
+		return st_log_fail(log, RAFT_EINVAL,
 						"hard state commit %llu is beyond the last entry %llu",
 						(unsigned long long) hs->commit,
-						(unsigned long long) log_synced_index(log));
+						(unsigned long long) st_log_synced_index(log));
 
 	n = raft_encode_hard_state(hs, buf + META_HEADER_SIZE,
 							   RAFT_HARD_STATE_ENCODED_SIZE);
 	if (n == 0)
-		return log_fail(log, RAFT_EINVAL, "could not encode the hard state");
+		return st_log_fail(log, RAFT_EINVAL, "could not encode the hard state");
 	rv = meta_save(log, HARD_STATE_FILE, buf, meta_frame(buf, META_MAGIC_HARD_STATE, n));
 	if (rv == RAFT_OK)
 		log->hard_state = *hs;
@@ -116,23 +116,23 @@ raft_log_save_snapshot(struct raft_log *log, const struct raft_snapshot *snap)
 	int			rv;
 
 	if (log->broken)
-		return log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (snap->index == 0 || snap->term == 0)
-		return log_fail(log, RAFT_EINVAL, "snapshot without index or term");
+		return st_log_fail(log, RAFT_EINVAL, "snapshot without index or term");
 	if (snap->index < log->snap_index)
-		return log_fail(log, RAFT_EINVAL, "snapshot at %llu is older than the saved one at %llu",
+		return st_log_fail(log, RAFT_EINVAL, "snapshot at %llu is older than the saved one at %llu",
 						(unsigned long long) snap->index,
 						(unsigned long long) log->snap_index);
 	if (n == 0 || n > log->opt.max_snapshot_bytes)
-		return log_fail(log, RAFT_ETOOBIG, "snapshot of %zu bytes encoded exceeds the maximum of %zu",
+		return st_log_fail(log, RAFT_ETOOBIG, "snapshot of %zu bytes encoded exceeds the maximum of %zu",
 						n, log->opt.max_snapshot_bytes);
 	buf = malloc(META_HEADER_SIZE + n + 4);
 	if (buf == NULL)
-		return log_fail(log, RAFT_ENOMEM, "out of memory saving a snapshot");
+		return st_log_fail(log, RAFT_ENOMEM, "out of memory saving a snapshot");
 	if (raft_encode_snapshot(snap, buf + META_HEADER_SIZE, n) != n)
 	{
 		free(buf);
-		return log_fail(log, RAFT_EINVAL, "could not encode the snapshot");
+		return st_log_fail(log, RAFT_EINVAL, "could not encode the snapshot");
 	}
 	/* Decide before the snapshot changes what term_at can see. */
 	keep_log = raft_log_term_at(log, snap->index) == snap->term;
@@ -149,7 +149,7 @@ raft_log_save_snapshot(struct raft_log *log, const struct raft_snapshot *snap)
 	 * rename above and this is repaired the same way by raft_log_open.
 	 */
 	if (!keep_log)
-		return log_remove_all(log);
+		return st_log_remove_all(log);
 	return RAFT_OK;
 }
 
@@ -160,7 +160,7 @@ meta_read(int dir_fd, const char *dir, const char *name, const char *magic,
 		  char *err, size_t errlen)
 {
 	size_t		len;
-	int			e = io_read_file(dir_fd, name, max, buf, &len);
+	int			e = st_io_read_file(dir_fd, name, max, buf, &len);
 	const char *why;
 	char		es[128];
 
@@ -174,7 +174,7 @@ meta_read(int dir_fd, const char *dir, const char *name, const char *magic,
 	}
 	if (e != 0)
 	{
-		io_strerror(e, es, sizeof(es));
+		st_io_strerror(e, es, sizeof(es));
 		snprintf(err, errlen, "could not read %s/%s: %s", dir, name, es);
 		return e == ENOMEM ? RAFT_ENOMEM : RAFT_EIO;
 	}
@@ -190,7 +190,7 @@ meta_read(int dir_fd, const char *dir, const char *name, const char *magic,
 }
 
 int
-meta_load(int dir_fd, const char *dir, size_t max_snapshot,
+st_meta_load(int dir_fd, const char *dir, size_t max_snapshot,
 		  struct raft_hard_state *hs, bool *have_hs,
 		  struct raft_snapshot *snap, uint8_t **snap_buf,
 		  char *err, size_t errlen)

@@ -81,7 +81,7 @@ refuse_errno(struct scan *sc, int err, const char *what, const char *name)
 {
 	char		es[128];
 
-	io_strerror(err, es, sizeof(es));
+	st_io_strerror(err, es, sizeof(es));
 	return refuse(sc, err == ENOMEM ? RAFT_ENOMEM : RAFT_EIO,
 				  "could not %s %s/%s: %s", what, sc->dir, name, es);
 }
@@ -123,7 +123,7 @@ list_dir(struct scan *sc, raft_index **firsts, size_t *n)
 		if (len > strlen(TMP_SUFFIX) &&
 			strcmp(de->d_name + len - strlen(TMP_SUFFIX), TMP_SUFFIX) == 0)
 			sc->remove_tmp = true;
-		if (!seg_parse_name(de->d_name, &first))
+		if (!st_seg_parse_name(de->d_name, &first))
 			continue;
 		if (*n == MAX_SEGMENTS)
 		{
@@ -206,12 +206,12 @@ valid_record_after(const uint8_t *buf, uint64_t size, uint64_t from,
 {
 	for (uint64_t off = from; off + REC_HEADER_SIZE <= size; off += REC_ALIGN)
 	{
-		uint32_t	len = get_le32(buf + off);
+		uint32_t	len = st_get_le32(buf + off);
 		const char *why;
 
 		if (len == 0 || len > max_payload || rec_size(len) > size - off)
 			continue;
-		if (rec_check(buf + off, size - off, max_payload, &len, &why) == REC_OK)
+		if (st_rec_check(buf + off, size - off, max_payload, &len, &why) == REC_OK)
 			return off;
 	}
 	return 0;
@@ -238,18 +238,18 @@ scan_segment(struct scan *sc, raft_index first, bool is_last,
 	int			err;
 	int			rv;
 
-	seg_name(name, first);
+	st_seg_name(name, first);
 	if (rec_size(log->opt.max_record_bytes) + SEG_HEADER_SIZE > max_size)
 		max_size = rec_size(log->opt.max_record_bytes) + SEG_HEADER_SIZE;
 	if (max_size < RAFT_LOG_MAX_SEGMENT_BYTES)
 		max_size = RAFT_LOG_MAX_SEGMENT_BYTES;	/* written with other options */
-	err = io_read_file(log->dir_fd, name, max_size, &buf, &size);
+	err = st_io_read_file(log->dir_fd, name, max_size, &buf, &size);
 	if (err == EFBIG)
 		return refuse(sc, RAFT_ECORRUPT, "log damaged: %s/%s is larger than any segment",
 					  sc->dir, name);
 	if (err != 0)
 		return refuse_errno(sc, err, "read", name);
-	if ((why = seg_header_check(buf, size, &hdr_first)) != NULL)
+	if ((why = st_seg_header_check(buf, size, &hdr_first)) != NULL)
 	{
 		free(buf);
 		return refuse(sc, RAFT_ECORRUPT, "log damaged: %s in %s/%s offset 0",
@@ -275,7 +275,7 @@ scan_segment(struct scan *sc, raft_index first, bool is_last,
 	{
 		uint32_t	len;
 		struct raft_entry e;
-		enum rec_check c = rec_check(buf + off, size - off,
+		enum st_rec_check c = st_rec_check(buf + off, size - off,
 									 log->opt.max_record_bytes, &len, &why);
 		uint64_t	next_valid;
 
@@ -327,7 +327,7 @@ scan_segment(struct scan *sc, raft_index first, bool is_last,
 						  (unsigned long long) e.term, (unsigned long long) *term);
 		}
 		*term = e.term;
-		if (runs_push(log, e.index, e.term) != RAFT_OK)
+		if (st_runs_push(log, e.index, e.term) != RAFT_OK)
 		{
 			free(buf);
 			return refuse(sc, RAFT_ENOMEM, "out of memory loading entries");
@@ -404,7 +404,7 @@ scan_segments(struct scan *sc, const raft_index *firsts, size_t n)
 	{
 		char		name[SEG_NAME_LEN + 1];
 
-		seg_name(name, firsts[start]);
+		st_seg_name(name, firsts[start]);
 		return refuse(sc, RAFT_ECORRUPT,
 					  "log damaged: index gap: the first segment %s/%s starts at %llu but the snapshot ends at %llu (a segment is missing)",
 					  sc->dir, name, (unsigned long long) firsts[start],
@@ -492,15 +492,15 @@ cut_torn_tail(struct scan *sc)
 	char		name[SEG_NAME_LEN + 1];
 	int			err;
 
-	seg_name(name, first);
+	st_seg_name(name, first);
 	if (ftruncate(log->seg_fd, (off_t) sc->cut_offset) != 0)
 		return refuse_errno(sc, errno, "truncate", name);
 	log->seg_file_size = sc->cut_offset;
 	if (log->opt.preallocate && sc->cut_offset < log->opt.segment_bytes &&
-		io_allocate(&log->opt, log->seg_fd, sc->cut_offset,
+		st_io_allocate(&log->opt, log->seg_fd, sc->cut_offset,
 					log->opt.segment_bytes - sc->cut_offset) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
-	if ((err = io_fsync(&log->opt, log->seg_fd)) != 0)
+	if ((err = st_io_fsync(&log->opt, log->seg_fd)) != 0)
 		return refuse_errno(sc, err, "fsync", name);
 	log->data_syncs++;
 	add_report(sc->loaded,
@@ -530,14 +530,14 @@ repair(struct scan *sc, bool discard_all)
 	{
 		char		name[SEG_NAME_LEN + 1];
 
-		seg_name(name, sc->obsolete[i]);
+		st_seg_name(name, sc->obsolete[i]);
 		if (unlinkat(log->dir_fd, name, 0) != 0 && errno != ENOENT)
 			return refuse_errno(sc, errno, "remove", name);
 		dir_changed = true;
 	}
 	if (dir_changed)
 	{
-		if ((err = io_dirsync(&log->opt, log->dir_fd)) != 0)
+		if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
 			return refuse_errno(sc, err, "fsync", ".");
 		log->dir_syncs++;
 	}
@@ -545,7 +545,7 @@ repair(struct scan *sc, bool discard_all)
 	{
 		char		name[SEG_NAME_LEN + 1];
 
-		seg_name(name, log->segs[log->n_segs - 1].first);
+		st_seg_name(name, log->segs[log->n_segs - 1].first);
 		log->seg_fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
 		if (log->seg_fd < 0)
 			return refuse_errno(sc, errno, "open", name);
@@ -554,10 +554,10 @@ repair(struct scan *sc, bool discard_all)
 		return rv;
 	if (discard_all)
 	{
-		raft_index	first = log_first_index(log);
-		raft_index	last = log_last_index(log);
+		raft_index	first = st_log_first_index(log);
+		raft_index	last = st_log_last_index(log);
 
-		if ((rv = log_remove_all(log)) != RAFT_OK)
+		if ((rv = st_log_remove_all(log)) != RAFT_OK)
 			return refuse(sc, rv, "%s", log->errmsg);
 		if (last >= first && last > 0)
 			add_report(sc->loaded,
@@ -692,7 +692,7 @@ open_log(struct scan *sc, const char *dir, const struct raft_log_options *opt)
 		return rv;
 	if ((rv = list_dir(sc, &firsts, &n_firsts)) != RAFT_OK)
 		return rv;
-	rv = meta_load(log->dir_fd, dir, log->opt.max_snapshot_bytes,
+	rv = st_meta_load(log->dir_fd, dir, log->opt.max_snapshot_bytes,
 				   &l->hard_state, &have_hs, &l->snapshot, &sc->mem->snap_buf,
 				   l->error, sizeof(l->error));
 	if (rv != RAFT_OK)

@@ -39,33 +39,33 @@ rec_size(uint64_t len)
 	return (REC_HEADER_SIZE + len + REC_ALIGN - 1) & ~(uint64_t) (REC_ALIGN - 1);
 }
 
-void		put_le32(uint8_t *p, uint32_t v);
-void		put_le64(uint8_t *p, uint64_t v);
-uint32_t	get_le32(const uint8_t *p);
-uint64_t	get_le64(const uint8_t *p);
+void		st_put_le32(uint8_t *p, uint32_t v);
+void		st_put_le64(uint8_t *p, uint64_t v);
+uint32_t	st_get_le32(const uint8_t *p);
+uint64_t	st_get_le64(const uint8_t *p);
 
-void		seg_name(char *buf, raft_index first);	/* SEG_NAME_LEN + 1 */
-bool		seg_parse_name(const char *name, raft_index *first);
-void		seg_header_encode(uint8_t *buf, raft_index first);
+void		st_seg_name(char *buf, raft_index first);	/* SEG_NAME_LEN + 1 */
+bool		st_seg_parse_name(const char *name, raft_index *first);
+void		st_seg_header_encode(uint8_t *buf, raft_index first);
 
 /* NULL if good, else what is wrong with it. */
-const char *seg_header_check(const uint8_t *buf, size_t len, raft_index *first);
+const char *st_seg_header_check(const uint8_t *buf, size_t len, raft_index *first);
 
 /* Frames payload (already at buf + REC_HEADER_SIZE): header and padding. */
-void		rec_frame(uint8_t *buf, uint32_t payload_len);
+void		st_rec_frame(uint8_t *buf, uint32_t payload_len);
 
 /*
  * Checks the record at buf (avail bytes readable).  REC_OK: *payload_len
  * says how long it is.  REC_END: only zeros from here (end of the data).
  * REC_BAD: anything else; *why says what.
  */
-enum rec_check
+enum st_rec_check
 {
 	REC_OK,
 	REC_END,
 	REC_BAD
 };
-enum rec_check rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
+enum st_rec_check st_rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
 						 uint32_t *payload_len, const char **why);
 
 /* ------------------------------------------------------------------------
@@ -133,35 +133,35 @@ struct raft_log
 };
 
 /* log.c */
-raft_index	log_last_index(const struct raft_log *log);
-raft_index	log_synced_index(const struct raft_log *log);
-raft_index	log_first_index(const struct raft_log *log);
-int			runs_push(struct raft_log *log, raft_index index, raft_term term);
-void		runs_cut(struct raft_log *log, raft_index from);	/* drop >= from */
-int			log_fail(struct raft_log *log, int rv, const char *fmt,...)
+raft_index	st_log_last_index(const struct raft_log *log);
+raft_index	st_log_synced_index(const struct raft_log *log);
+raft_index	st_log_first_index(const struct raft_log *log);
+int			st_runs_push(struct raft_log *log, raft_index index, raft_term term);
+void		st_runs_cut(struct raft_log *log, raft_index from);	/* drop >= from */
+int			st_log_fail(struct raft_log *log, int rv, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
-void		log_set_broken(struct raft_log *log);
-void		pending_clear(struct raft_log *log);
+void		st_log_set_broken(struct raft_log *log);
+void		st_pending_clear(struct raft_log *log);
 
 /* fileio.c: every syscall that can fail goes through these. */
-int			io_fault(const struct raft_log_options *opt, enum raft_log_op op);
-void		io_strerror(int err, char *buf, size_t len);
-int			io_pwrite_all(const struct raft_log_options *opt, int fd,
+int			st_io_fault(const struct raft_log_options *opt, enum raft_log_op op);
+void		st_io_strerror(int err, char *buf, size_t len);
+int			st_io_pwrite_all(const struct raft_log_options *opt, int fd,
 						  const void *buf, size_t len, uint64_t off);
-int			io_read_all(int fd, void *buf, size_t len, uint64_t off);
-int			io_datasync(const struct raft_log_options *opt, int fd);
-int			io_fsync(const struct raft_log_options *opt, int fd);
-int			io_dirsync(const struct raft_log_options *opt, int dir_fd);
-int			io_allocate(const struct raft_log_options *opt, int fd,
+int			st_io_read_all(int fd, void *buf, size_t len, uint64_t off);
+int			st_io_datasync(const struct raft_log_options *opt, int fd);
+int			st_io_fsync(const struct raft_log_options *opt, int fd);
+int			st_io_dirsync(const struct raft_log_options *opt, int dir_fd);
+int			st_io_allocate(const struct raft_log_options *opt, int fd,
 						uint64_t off, uint64_t len);
-int			io_rename(const struct raft_log_options *opt, int dir_fd,
+int			st_io_rename(const struct raft_log_options *opt, int dir_fd,
 					  const char *from, const char *to);
 
 /*
  * Writes len bytes as dir/name atomically: name.tmp, fsync, rename, fsync
  * of the directory.  0 or an errno; *step names the step that failed.
  */
-int			io_replace_file(const struct raft_log_options *opt, int dir_fd,
+int			st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
 							const char *name, const void *buf, size_t len,
 							const char **step);
 
@@ -169,17 +169,17 @@ int			io_replace_file(const struct raft_log_options *opt, int dir_fd,
  * Reads dir/name whole (at most max bytes).  0, ENOENT, EFBIG, or an errno.
  * *buf is malloc'd.
  */
-int			io_read_file(int dir_fd, const char *name, size_t max,
+int			st_io_read_file(int dir_fd, const char *name, size_t max,
 						 uint8_t **buf, size_t *len);
 
 /* append.c */
-int			seg_create(struct raft_log *log, raft_index first);
+int			st_seg_create(struct raft_log *log, raft_index first);
 
 /* truncate.c */
-int			log_remove_all(struct raft_log *log);
+int			st_log_remove_all(struct raft_log *log);
 
 /* meta.c */
-int			meta_load(int dir_fd, const char *dir, size_t max_snapshot,
+int			st_meta_load(int dir_fd, const char *dir, size_t max_snapshot,
 					  struct raft_hard_state *hs, bool *have_hs,
 					  struct raft_snapshot *snap, uint8_t **snap_buf,
 					  char *err, size_t errlen);

@@ -3,7 +3,7 @@
  * (raft_log_truncate, Raft dissertation §3.5: "If an existing entry
  * conflicts with a new one ..., delete the existing entry and all that
  * follow it"), whole segments below the snapshot (raft_log_compact, §5.1),
- * and the whole log when a snapshot replaces it (log_remove_all, §5).
+ * and the whole log when a snapshot replaces it (st_log_remove_all, §5).
  *
  * Crash safety: a suffix is removed newest segment first, each removal
  * made durable (directory fsync) before the next, so a crash leaves a
@@ -29,10 +29,10 @@ fail_io(struct raft_log *log, int err, const char *what, raft_index first)
 	char		name[SEG_NAME_LEN + 1];
 	char		es[128];
 
-	seg_name(name, first);
-	io_strerror(err, es, sizeof(es));
-	log_set_broken(log);
-	return log_fail(log, RAFT_EIO, "could not %s %s/%s: %s", what, log->dir,
+	st_seg_name(name, first);
+	st_io_strerror(err, es, sizeof(es));
+	st_log_set_broken(log);
+	return st_log_fail(log, RAFT_EIO, "could not %s %s/%s: %s", what, log->dir,
 					name, es);
 }
 
@@ -49,11 +49,11 @@ remove_last_segment(struct raft_log *log)
 		close(log->seg_fd);
 		log->seg_fd = -1;
 	}
-	seg_name(name, seg->first);
+	st_seg_name(name, seg->first);
 	if (unlinkat(log->dir_fd, name, 0) != 0 && errno != ENOENT)
 		return fail_io(log, errno, "remove", seg->first);
 	log->n_segs--;
-	if ((err = io_dirsync(&log->opt, log->dir_fd)) != 0)
+	if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
 		return fail_io(log, err, "fsync the directory after removing", seg->first);
 	log->dir_syncs++;
 	return RAFT_OK;
@@ -76,7 +76,7 @@ locate(struct raft_log *log, raft_index index, uint64_t *offset)
 	raft_index	at = seg->first;
 	int			err;
 
-	seg_name(name, seg->first);
+	st_seg_name(name, seg->first);
 	if (log->seg_fd < 0)
 	{
 		log->seg_fd = openat(log->dir_fd, name, O_RDWR | O_CLOEXEC);
@@ -88,7 +88,7 @@ locate(struct raft_log *log, raft_index index, uint64_t *offset)
 	log->seg_file_size = (uint64_t) st.st_size;
 	if ((buf = malloc(st.st_size > 0 ? (size_t) st.st_size : 1)) == NULL)
 		return fail_io(log, ENOMEM, "read", seg->first);
-	if ((err = io_read_all(log->seg_fd, buf, (size_t) st.st_size, 0)) != 0)
+	if ((err = st_io_read_all(log->seg_fd, buf, (size_t) st.st_size, 0)) != 0)
 	{
 		free(buf);
 		return fail_io(log, err, "read", seg->first);
@@ -99,14 +99,14 @@ locate(struct raft_log *log, raft_index index, uint64_t *offset)
 		const char *why;
 		struct raft_entry e;
 
-		if (rec_check(buf + off, (uint64_t) st.st_size - off,
+		if (st_rec_check(buf + off, (uint64_t) st.st_size - off,
 					  log->opt.max_record_bytes, &len, &why) != REC_OK ||
 			raft_decode_entry(buf + off + REC_HEADER_SIZE, len, &e) != RAFT_OK ||
 			e.index != at)
 		{
 			free(buf);
-			log_set_broken(log);
-			return log_fail(log, RAFT_ECORRUPT,
+			st_log_set_broken(log);
+			return st_log_fail(log, RAFT_ECORRUPT,
 							"log damaged: record %llu not found at %s/%s offset %llu",
 							(unsigned long long) at, log->dir, name,
 							(unsigned long long) off);
@@ -130,10 +130,10 @@ cut_last_segment(struct raft_log *log, raft_index index, uint64_t offset)
 		return fail_io(log, errno, "truncate", seg->first);
 	log->seg_file_size = offset;
 	if (log->opt.preallocate && offset < log->opt.segment_bytes &&
-		io_allocate(&log->opt, log->seg_fd, offset,
+		st_io_allocate(&log->opt, log->seg_fd, offset,
 					log->opt.segment_bytes - offset) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
-	if ((err = io_fsync(&log->opt, log->seg_fd)) != 0)
+	if ((err = st_io_fsync(&log->opt, log->seg_fd)) != 0)
 		return fail_io(log, err, "fsync", seg->first);
 	log->data_syncs++;
 	seg->last = index - 1;
@@ -149,14 +149,14 @@ raft_log_truncate(struct raft_log *log, raft_index from)
 	int			rv;
 
 	if (log->broken)
-		return log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (from == 0 || from <= log->hard_state.commit || from <= log->snap_index)
-		return log_fail(log, RAFT_EINVAL,
+		return st_log_fail(log, RAFT_EINVAL,
 						"refusing to truncate from %llu: entries up to %llu are committed",
 						(unsigned long long) from,
 						(unsigned long long) (log->hard_state.commit > log->snap_index ?
 											  log->hard_state.commit : log->snap_index));
-	if (from > log_last_index(log))
+	if (from > st_log_last_index(log))
 		return RAFT_OK;
 
 	/* Buffered entries are simply forgotten. */
@@ -167,8 +167,8 @@ raft_log_truncate(struct raft_log *log, raft_index from)
 		log->pending_len = log->pending[k].offset;
 		log->n_pending = k;
 	}
-	runs_cut(log, from);
-	if (from > log_synced_index(log))
+	st_runs_cut(log, from);
+	if (from > st_log_synced_index(log))
 		return RAFT_OK;
 
 	/* All pending entries were > synced >= from: none is left. */
@@ -196,9 +196,9 @@ raft_log_compact(struct raft_log *log, raft_index index)
 	int			err;
 
 	if (log->broken)
-		return log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (index > log->snap_index)
-		return log_fail(log, RAFT_EINVAL,
+		return st_log_fail(log, RAFT_EINVAL,
 						"refusing to compact to %llu: the snapshot ends at %llu",
 						(unsigned long long) index,
 						(unsigned long long) log->snap_index);
@@ -208,7 +208,7 @@ raft_log_compact(struct raft_log *log, raft_index index)
 	{
 		char		name[SEG_NAME_LEN + 1];
 
-		seg_name(name, log->segs[k].first);
+		st_seg_name(name, log->segs[k].first);
 		if (unlinkat(log->dir_fd, name, 0) != 0 && errno != ENOENT)
 		{
 			unlink_err = errno;
@@ -235,12 +235,12 @@ raft_log_compact(struct raft_log *log, raft_index index)
 		log->n_runs -= r;
 	}
 	log->dir_dirty = true;
-	if ((err = io_dirsync(&log->opt, log->dir_fd)) != 0)
+	if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
 	{
 		char		es[128];
 
-		io_strerror(err, es, sizeof(es));
-		return log_fail(log, RAFT_EIO, "could not fsync directory %s: %s",
+		st_io_strerror(err, es, sizeof(es));
+		return st_log_fail(log, RAFT_EIO, "could not fsync directory %s: %s",
 						log->dir, es);
 	}
 	log->dir_syncs++;
@@ -251,11 +251,11 @@ raft_log_compact(struct raft_log *log, raft_index index)
 }
 
 int
-log_remove_all(struct raft_log *log)
+st_log_remove_all(struct raft_log *log)
 {
 	int			rv;
 
-	pending_clear(log);
+	st_pending_clear(log);
 	log->n_runs = 0;
 	while (log->n_segs > 0)
 	{
