@@ -406,8 +406,13 @@ replication_recv_heartbeat_resp(struct raft *r, const struct raft_message *m)
 	if (p->state == RAFT_PROGRESS_REPLICATE &&
 		p->in_count >= r->opt.max_inflight)
 		progress_inflight_free_first(p);
+	/*
+	 * Behind: send what it lacks, or an empty append at next so that a
+	 * follower whose pipelined messages were lost rejects it and the probe
+	 * starts again (etcd's rule).
+	 */
 	if (p->match < log_last_index(&r->log))
-		replication_send_append(r, p, false);
+		replication_send_append(r, p, true);
 	if (m->context != 0 && m->context > p->read_ack)
 	{
 		p->read_ack = m->context;
