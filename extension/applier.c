@@ -126,7 +126,13 @@ attach_queue(uint64 applied)
 			break;
 		sleep_ms(1000);
 	}
-	return shm_mq_attach(pgraft_apply_queue(), NULL, NULL);
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		shm_mq_handle *h = shm_mq_attach(pgraft_apply_queue(), NULL, NULL);
+
+		MemoryContextSwitchTo(old);
+		return h;
+	}
 }
 
 /*

@@ -96,6 +96,16 @@ drop_applied(PgRaftWorker *w)
 	}
 }
 
+static shm_mq_handle *
+attach_queue_handle(shm_mq *mq)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	shm_mq_handle *h = shm_mq_attach(mq, NULL, NULL);
+
+	MemoryContextSwitchTo(old);
+	return h;
+}
+
 /* Answers an applier that asked for a (new) queue. */
 static void
 serve_handshake(PgRaftWorker *w)
@@ -120,7 +130,8 @@ serve_handshake(PgRaftWorker *w)
 	mq = shm_mq_create(pgraft_apply_queue(), PGRAFT_APPLY_QUEUE_BYTES);
 	shm_mq_set_sender(mq, MyProc);
 	shm_mq_set_receiver(mq, proc);
-	w->mqh = shm_mq_attach(mq, NULL, NULL);
+	/* the handle outlives this loop iteration's memory context */
+	w->mqh = attach_queue_handle(mq);
 	w->queue_generation = gen;
 	w->queue_detached = false;
 	w->sent_index = start;
