@@ -133,12 +133,13 @@ load_cache(Oid relid)
 	cache_valid = (generation == cache_generation);
 }
 
-bool
-pgraft_is_replicated(Oid relid)
+/* Loads the cache if needed; false when nothing can be replicated. */
+static bool
+ensure_cache(void)
 {
 	Oid			tables;
 
-	if (!OidIsValid(relid) || !IsTransactionState())
+	if (!IsTransactionState())
 		return false;
 	ensure_callback();
 	tables = find_tables_relid();
@@ -146,8 +147,27 @@ pgraft_is_replicated(Oid relid)
 		return false;
 	if (!cache_valid)
 		load_cache(tables);
+	return true;
+}
+
+bool
+pgraft_is_replicated(Oid relid)
+{
+	if (!OidIsValid(relid) || !ensure_cache())
+		return false;
 	return bsearch(&relid, cached_relids, cached_count, sizeof(Oid),
 				   oid_cmp) != NULL;
+}
+
+bool
+pgraft_namespace_has_replicated(Oid nspid)
+{
+	if (!ensure_cache())
+		return false;
+	for (int i = 0; i < cached_count; i++)
+		if (get_rel_namespace(cached_relids[i]) == nspid)
+			return true;
+	return false;
 }
 
 /*

@@ -11,7 +11,11 @@
  *	 - ProcessUtility_hook refuses TRUNCATE, COPY FROM, ALTER TABLE (and
  *	   ALTER ... RENAME / SET SCHEMA), DROP TABLE, CREATE INDEX, DROP INDEX,
  *	   CREATE TRIGGER and CREATE RULE on replicated tables (and their
- *	   indexes), and lets everything else through;
+ *	   indexes), and a local table made a child or partition of a
+ *	   replicated one (CREATE TABLE ... PARTITION OF / INHERITS, ALTER TABLE
+ *	   ... INHERIT), and GRANT / REVOKE on them (privileges decide what
+ *	   applied statements do, so they go through the log too); it lets
+ *	   everything else through;
  *	 - object_access_hook refuses the drop of a replicated table by any other
  *	   path (DROP SCHEMA ... CASCADE, DROP OWNED).
  *
@@ -32,7 +36,7 @@
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
 
-#include "statement.h"
+#include "statement_internal.h"
 
 bool		pgraft_applying = false;
 
@@ -75,6 +79,17 @@ refuse_utility(Node *parsetree, Oid relid)
 					CreateCommandName(parsetree), get_rel_name(relid)),
 			 errdetail("Replicated tables change only through the Raft log, so that every server applies the same changes."),
 			 errhint(PGRAFT_GUARD_HINT)));
+}
+
+static void
+refuse_local_child(Oid parent)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot make a local table a partition or child of replicated table \"%s\"",
+					get_rel_name(parent)),
+			 errdetail("Rows of a replicated table must be stored alike on every server."),
+			 errhint("Create the table with raft.exec('CREATE TABLE ...') so that it is replicated too.")));
 }
 
 static void
@@ -129,7 +144,36 @@ guard_check_utility(Node *parsetree)
 				relid = replicated_table_of_rangevar(((CopyStmt *) parsetree)->relation);
 			break;
 		case T_AlterTableStmt:
-			relid = replicated_table_of_rangevar(((AlterTableStmt *) parsetree)->relation);
+			{
+				AlterTableStmt *alter = (AlterTableStmt *) parsetree;
+
+				relid = replicated_table_of_rangevar(alter->relation);
+				/* a local table made a child of a replicated one */
+				foreach(lc, alter->cmds)
+				{
+					AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+					if (OidIsValid(relid))
+						break;
+					if (cmd->subtype == AT_AddInherit)
+					{
+						Oid			parent = replicated_table_of_rangevar(castNode(RangeVar, cmd->def));
+
+						if (OidIsValid(parent))
+							refuse_local_child(parent);
+					}
+				}
+			}
+			break;
+		case T_CreateStmt:
+			/* a local child or partition of a replicated table */
+			foreach(lc, ((CreateStmt *) parsetree)->inhRelations)
+			{
+				Oid			parent = replicated_table_of_rangevar(lfirst_node(RangeVar, lc));
+
+				if (OidIsValid(parent))
+					refuse_local_child(parent);
+			}
 			break;
 		case T_RenameStmt:
 			relid = replicated_table_of_rangevar(((RenameStmt *) parsetree)->relation);
@@ -145,6 +189,33 @@ guard_check_utility(Node *parsetree)
 			break;
 		case T_RuleStmt:
 			relid = replicated_table_of_rangevar(((RuleStmt *) parsetree)->relation);
+			break;
+		case T_GrantStmt:
+			{
+				GrantStmt  *grant = (GrantStmt *) parsetree;
+
+				if (grant->objtype != OBJECT_TABLE)
+					break;
+				foreach(lc, grant->objects)
+				{
+					if (grant->targtype == ACL_TARGET_OBJECT)
+						relid = replicated_table_of_rangevar(lfirst_node(RangeVar, lc));
+					else if (grant->targtype == ACL_TARGET_ALL_IN_SCHEMA)
+					{
+						Oid			nspid = get_namespace_oid(strVal(lfirst(lc)), true);
+
+						if (OidIsValid(nspid) && pgraft_namespace_has_replicated(nspid))
+							ereport(ERROR,
+									(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+									 errmsg("cannot run %s on all tables of schema \"%s\": it holds replicated tables",
+											CreateCommandName(parsetree), strVal(lfirst(lc))),
+									 errdetail("Privileges on replicated tables must be the same on every server."),
+									 errhint("Use raft.exec('GRANT ... ON TABLE ...') for the replicated tables.")));
+					}
+					if (OidIsValid(relid))
+						break;
+				}
+			}
 			break;
 		case T_DropStmt:
 			{

@@ -57,7 +57,8 @@ typedef struct PgRaftStatement
 typedef enum PgRaftStatementKind
 {
 	PGRAFT_STMT_DML,			/* INSERT / UPDATE / DELETE (and SELECT) */
-	PGRAFT_STMT_DDL				/* CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX */
+	PGRAFT_STMT_DDL				/* CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX,
+								 * GRANT/REVOKE on tables */
 } PgRaftStatementKind;
 
 /*

@@ -141,6 +141,10 @@ before_statement(Node *parsetree)
 			(void) replicated_target(((IndexStmt *) parsetree)->relation,
 									 false);
 			break;
+		case T_GrantStmt:
+			foreach(lc, ((GrantStmt *) parsetree)->objects)
+				(void) replicated_target(lfirst_node(RangeVar, lc), false);
+			break;
 		case T_DropStmt:
 			{
 				DropStmt   *drop = (DropStmt *) parsetree;

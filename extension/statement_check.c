@@ -5,7 +5,8 @@
  * (DESIGN.md, invariant 3) or what this role may not do (invariant 4).
  *
  * Accepted: INSERT, UPDATE and DELETE on replicated tables (checked here),
- * CREATE/ALTER/DROP TABLE and CREATE/DROP INDEX (statement_check_ddl.c).
+ * CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX, GRANT/REVOKE on tables
+ * (statement_check_ddl.c).
  * For DML, the analysed query tree (every subquery, CTE, sublink, ON
  * CONFLICT clause) must not contain:
  *
@@ -442,6 +443,7 @@ pgraft_check_statement(const PgRaftStatement *stmt)
 		case T_RenameStmt:
 		case T_DropStmt:
 		case T_IndexStmt:
+		case T_GrantStmt:
 			pgraft_check_ddl(raw, stmt);
 			return PGRAFT_STMT_DDL;
 

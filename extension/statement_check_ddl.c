@@ -16,6 +16,7 @@
  *	 DROP TABLE		of replicated tables only.
  *	 CREATE INDEX	on a replicated table, not CONCURRENTLY, no tablespace.
  *	 DROP INDEX		of an index on a replicated table, not CONCURRENTLY.
+ *	 GRANT, REVOKE	on replicated tables (ON TABLE t, columns included).
  *
  * The check also runs the ownership and CREATE-privilege checks the
  * command would, so a role that may not run it fails here with 42501.
@@ -460,6 +461,34 @@ check_create_index(IndexStmt *stmt)
 	require_owner(relid);
 }
 
+/*
+ * GRANT and REVOKE on replicated tables: privileges decide what a role's
+ * statements do when they are applied, so they must be alike on every
+ * server (guard.c refuses them outside the log).
+ */
+static void
+check_grant(GrantStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->targtype != ACL_TARGET_OBJECT || stmt->objtype != OBJECT_TABLE)
+		refuse_ddl(psprintf("raft.exec supports %s only on tables named one by one",
+							stmt->is_grant ? "GRANT" : "REVOKE"),
+				   "Only privileges on replicated tables are replicated.",
+				   "Name the replicated tables: GRANT ... ON TABLE t1, t2 TO role.");
+	foreach(lc, stmt->objects)
+		(void) pgraft_replicated_table(lfirst_node(RangeVar, lc), false,
+									   "A table in GRANT or REVOKE");
+	/* grantees must exist here (and, like every role, on every server) */
+	foreach(lc, stmt->grantees)
+	{
+		RoleSpec   *grantee = lfirst_node(RoleSpec, lc);
+
+		if (grantee->roletype != ROLESPEC_PUBLIC)
+			(void) get_rolespec_oid(grantee, false);
+	}
+}
+
 void
 pgraft_check_ddl(RawStmt *raw, const PgRaftStatement *stmt)
 {
@@ -489,6 +518,9 @@ pgraft_check_ddl(RawStmt *raw, const PgRaftStatement *stmt)
 			break;
 		case T_IndexStmt:
 			check_create_index((IndexStmt *) parsetree);
+			break;
+		case T_GrantStmt:
+			check_grant((GrantStmt *) parsetree);
 			break;
 		case T_CreateTableAsStmt:
 		case T_SelectStmt:		/* SELECT INTO */

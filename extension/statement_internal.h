@@ -39,7 +39,7 @@
 #endif
 
 #define PGRAFT_SUPPORTED_HINT \
-	"raft.exec accepts INSERT, UPDATE and DELETE on replicated tables, and CREATE TABLE, ALTER TABLE, DROP TABLE, CREATE INDEX and DROP INDEX."
+	"raft.exec accepts INSERT, UPDATE and DELETE on replicated tables, and CREATE TABLE, ALTER TABLE, DROP TABLE, CREATE INDEX, DROP INDEX, GRANT and REVOKE on tables."
 
 /*
  * statement_check.c: raises FEATURE_NOT_SUPPORTED if the analysed
@@ -58,6 +58,9 @@ extern void pgraft_check_ddl(RawStmt *raw, const PgRaftStatement *stmt);
 /* statement_check_ddl.c: a replicated table named by rv, or an ERROR. */
 extern Oid	pgraft_replicated_table(RangeVar *rv, bool missing_ok,
 									const char *what);
+
+/* catalog.c: whether schema nspid holds a replicated table. */
+extern bool pgraft_namespace_has_replicated(Oid nspid);
 
 /* catalog.c: drops the rows of tables that no longer exist. */
 extern void pgraft_forget_dropped_tables(void);

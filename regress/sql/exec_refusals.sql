@@ -38,9 +38,20 @@ CREATE VIEW ref_items_view AS SELECT * FROM ref_items;
 CREATE SEQUENCE ref_seq;
 INSERT INTO ref_items VALUES (1, 'one', 10), (2, 'two', 20);
 INSERT INTO ref_local VALUES (1);
+-- a role with few privileges (granted before the tables are replicated:
+-- afterwards privileges on them change only through raft.exec)
+CREATE ROLE regress_pgraft_reader;
+CREATE SCHEMA ref_closed;
+CREATE FUNCTION ref_secret(int) RETURNS int IMMUTABLE LANGUAGE sql
+	AS 'SELECT $1 * 2';
+REVOKE EXECUTE ON FUNCTION ref_secret(int) FROM PUBLIC;
+GRANT USAGE ON SCHEMA raft TO regress_pgraft_reader;
+GRANT SELECT ON ref_items TO regress_pgraft_reader;
+GRANT INSERT (id, name) ON ref_items TO regress_pgraft_reader;
 INSERT INTO raft.replicated_tables
 	VALUES ('ref_items'), ('ref_serial'), ('ref_identity'), ('ref_stamped');
 \c -
+SET pg_raft.read_consistency = local;
 
 -- Not one statement, or not SQL
 SELECT refusal($$SELECT raft.exec('INSRT INTO ref_items VALUES (3)')$$);
@@ -58,7 +69,6 @@ SELECT refusal($$SELECT raft.exec('COPY ref_items FROM STDIN')$$);
 SELECT refusal($$SELECT raft.exec('VACUUM ref_items')$$);
 SELECT refusal($$SELECT raft.exec('SET work_mem = ''1MB''')$$);
 SELECT refusal($$SELECT raft.exec('TRUNCATE ref_items')$$);
-SELECT refusal($$SELECT raft.exec('GRANT SELECT ON ref_items TO PUBLIC')$$);
 SELECT refusal($$SELECT raft.exec('CREATE FUNCTION ref_f() RETURNS int LANGUAGE sql AS ''SELECT 1''')$$);
 SELECT refusal($$SELECT raft.exec('CREATE SEQUENCE ref_seq2')$$);
 SELECT refusal($$SELECT raft.exec('CREATE VIEW ref_v AS SELECT 1')$$);
@@ -134,16 +144,12 @@ SELECT refusal($$SELECT raft.exec('CREATE INDEX ON ref_local (id)')$$);
 SELECT refusal($$SELECT raft.exec('CREATE INDEX CONCURRENTLY ON ref_items (qty)')$$);
 SELECT refusal($$SELECT raft.exec('DROP INDEX ref_local_id2')$$);
 SELECT refusal($$SELECT raft.exec('DROP INDEX CONCURRENTLY ref_items_name')$$);
+SELECT refusal($$SELECT raft.exec('GRANT SELECT ON ref_local TO PUBLIC')$$);
+SELECT refusal($$SELECT raft.exec('GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC')$$);
+SELECT refusal($$SELECT raft.exec('GRANT EXECUTE ON FUNCTION ref_secret(int) TO PUBLIC')$$);
+SELECT refusal($$SELECT raft.exec('GRANT SELECT ON ref_items TO regress_pgraft_nobody')$$);
 
 -- Privileges are checked as the calling role, before anything is proposed
-CREATE ROLE regress_pgraft_reader;
-CREATE SCHEMA ref_closed;
-CREATE FUNCTION ref_secret(int) RETURNS int IMMUTABLE LANGUAGE sql
-	AS 'SELECT $1 * 2';
-REVOKE EXECUTE ON FUNCTION ref_secret(int) FROM PUBLIC;
-GRANT USAGE ON SCHEMA raft TO regress_pgraft_reader;
-GRANT SELECT ON ref_items TO regress_pgraft_reader;
-GRANT INSERT (id, name) ON ref_items TO regress_pgraft_reader;
 SET ROLE regress_pgraft_reader;
 SELECT refusal($$SELECT raft.exec('UPDATE ref_items SET qty = 0')$$);
 SELECT refusal($$SELECT raft.exec('DELETE FROM ref_items')$$);
@@ -164,6 +170,7 @@ SELECT attname FROM pg_attribute
 	WHERE attrelid = 'ref_items'::regclass AND attnum > 0 ORDER BY attnum;
 SELECT indexrelid::regclass FROM pg_index
 	WHERE indrelid = 'ref_items'::regclass ORDER BY 1;
+SELECT relacl FROM pg_class WHERE oid = 'ref_items'::regclass;
 SELECT relid FROM raft.replicated_tables WHERE relid::text LIKE 'ref%' ORDER BY 1;
 
 -- Clean up: unregister, then the tables are ordinary again

@@ -69,6 +69,12 @@ SELECT refusal($$DROP TABLE guard_parts_1$$);
 SELECT refusal($$DROP SCHEMA guard_s CASCADE$$);
 SELECT refusal($$CREATE TRIGGER guard_t BEFORE INSERT ON guard_s.accounts FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()$$);
 SELECT refusal($$CREATE RULE guard_r AS ON INSERT TO guard_s.accounts DO INSTEAD NOTHING$$);
+SELECT refusal($$CREATE TABLE guard_parts_2 PARTITION OF guard_parts FOR VALUES FROM (100) TO (200)$$);
+SELECT refusal($$CREATE TABLE guard_child () INHERITS (guard_s.accounts)$$);
+SELECT refusal($$ALTER TABLE guard_local INHERIT guard_s.accounts$$);
+SELECT refusal($$GRANT SELECT ON guard_s.accounts TO PUBLIC$$);
+SELECT refusal($$REVOKE ALL ON guard_local, guard_s.accounts FROM PUBLIC$$);
+SELECT refusal($$GRANT SELECT ON ALL TABLES IN SCHEMA guard_s TO PUBLIC$$);
 
 -- what is not a write to a replicated table goes through
 SELECT * FROM guard_s.accounts ORDER BY id;
@@ -82,6 +88,7 @@ CREATE INDEX ON guard_local (note);
 DELETE FROM guard_local WHERE id = 2;
 SELECT * FROM guard_local ORDER BY id;
 TRUNCATE guard_local;
+GRANT SELECT ON guard_local TO PUBLIC;
 CREATE TEMP TABLE guard_tmp AS SELECT * FROM guard_s.accounts;
 SELECT count(*) FROM guard_tmp;
 
@@ -93,6 +100,8 @@ SELECT attname FROM pg_attribute
 SELECT indexrelid::regclass FROM pg_index
 	WHERE indrelid = 'guard_s.accounts'::regclass ORDER BY 1;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'guard_s.accounts'::regclass;
+SELECT relname FROM pg_class WHERE relname IN ('guard_parts_2', 'guard_child');
+SELECT relacl FROM pg_class WHERE oid = 'guard_s.accounts'::regclass;
 
 -- Clean up: unregister, then the tables are ordinary again
 DELETE FROM raft.replicated_tables
