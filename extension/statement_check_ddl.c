@@ -434,7 +434,7 @@ check_drop(DropStmt *stmt)
 					 errmsg("relation \"%s\" is not replicated",
 							get_rel_name(table)),
 					 errdetail("raft.exec drops only replicated tables and their indexes."),
-					 errhint("Drop a table that is not replicated with DROP TABLE, without raft.exec.")));
+					 errhint("Drop it directly, without raft.exec: it exists on this server only.")));
 		/* owner of the relation or of its schema, as DROP checks */
 		if (!pgraft_class_ownercheck(relid, GetUserId()) &&
 			!pgraft_namespace_ownercheck(get_rel_namespace(relid), GetUserId()))

@@ -39,7 +39,7 @@
 #endif
 
 #define PGRAFT_SUPPORTED_HINT \
-	"raft.exec accepts INSERT, UPDATE and DELETE on replicated tables, and CREATE TABLE, ALTER TABLE, DROP TABLE, CREATE INDEX, DROP INDEX, GRANT and REVOKE on tables."
+	"raft.exec runs INSERT, UPDATE, DELETE, CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX, GRANT and REVOKE on replicated tables."
 
 /*
  * statement_check.c: raises FEATURE_NOT_SUPPORTED if the analysed

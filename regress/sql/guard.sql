@@ -2,6 +2,10 @@
 -- guard: plain writes to replicated tables are refused outside the applier
 -- (extension/guard.c); reads and everything on other tables go through.
 --
+-- Leaves the database as it found it: drops the extension at the end only
+-- if it creates it here.
+SELECT NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_raft')
+	AS created_here \gset
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_raft;
 RESET client_min_messages;
@@ -101,7 +105,8 @@ SELECT indexrelid::regclass FROM pg_index
 	WHERE indrelid = 'guard_s.accounts'::regclass ORDER BY 1;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'guard_s.accounts'::regclass;
 SELECT relname FROM pg_class WHERE relname IN ('guard_parts_2', 'guard_child');
-SELECT relacl FROM pg_class WHERE oid = 'guard_s.accounts'::regclass;
+SELECT grantee, privilege_type FROM information_schema.table_privileges
+	WHERE table_name = 'accounts' AND grantee <> current_user ORDER BY 1, 2;
 
 -- Clean up: unregister, then the tables are ordinary again
 DELETE FROM raft.replicated_tables
@@ -111,3 +116,6 @@ DROP SCHEMA guard_s CASCADE;
 DROP TABLE guard_parts, guard_local;
 DROP FUNCTION guard_deposit(int);
 DROP FUNCTION refusal(text);
+\if :created_here
+DROP EXTENSION pg_raft;
+\endif
