@@ -43,7 +43,9 @@ election_start(struct raft *r, bool pre_vote, bool transfer)
 
 	if (!raft_promotable(r))
 		return;
-	r->elections++;
+	/* A campaign counts once, pre-vote and vote together. */
+	if (pre_vote || r->role != RAFT_PRE_CANDIDATE)
+		r->elections++;
 	if (pre_vote)
 	{
 		become_pre_candidate(r);
