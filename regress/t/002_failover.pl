@@ -1,0 +1,65 @@
+# regress/t/002_failover.pl — kill -9 of the leader: a new leader is elected,
+# no acknowledged write is lost, the old leader restarts and catches up; a
+# follower restarted after missing writes catches up.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use PgRaftCluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $c = PgRaftCluster->new(name => 'failover');
+my %acked;
+
+my $leader = $c->wait_for_leader;
+ok(defined $leader, "a leader is elected");
+$c->exec_ok($leader, 'CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL)');
+for my $k (1 .. 20)
+{
+	my ($ok) = $c->exec($leader, 'INSERT INTO kv VALUES ($1, $2)', $k, "'before crash'");
+	$acked{$k} = 1 if $ok;
+}
+is(scalar(keys %acked), 20, 'all writes before the crash are acknowledged');
+
+# crash the leader
+$c->crash($leader);
+my $new_leader = $c->wait_for_leader(not => $leader);
+ok(defined $new_leader && $new_leader != $leader,
+	"a new leader is elected after the leader crashed (node $new_leader)");
+
+for my $k (21 .. 40)
+{
+	my $via = $c->exec_retry('INSERT INTO kv VALUES ($1, $2)', $k, "'after crash'");
+	$acked{$k} = 1 if defined $via;
+}
+is(scalar(keys %acked), 40, 'writes are taken while the old leader is down');
+
+# the old leader restarts and catches up
+$c->start($leader);
+$c->wait_for_leader;
+my $rows = $c->check_identical('kv', 'after the old leader restarted');
+my %present = map { (/^\((\d+),/)[0] => 1 } split /\n/, $rows;
+is_deeply([ grep { !$present{$_} } sort { $a <=> $b } keys %acked ], [],
+	'no acknowledged write is lost');
+
+# a follower misses writes while stopped, then catches up
+$leader = $c->wait_for_leader;
+my ($follower) = grep { $_ != $leader } $c->ids;
+$c->stop($follower);
+for my $k (41 .. 60)
+{
+	my ($ok) = $c->exec($leader, 'INSERT INTO kv VALUES ($1, $2)', $k, "'follower down'");
+	$acked{$k} = 1 if $ok;
+}
+is(scalar(keys %acked), 60, 'writes are taken with a follower down');
+$c->start($follower);
+$c->wait_applied($follower, $c->status($leader)->{commit});
+$rows = $c->check_identical('kv', 'after the follower restarted');
+%present = map { (/^\((\d+),/)[0] => 1 } split /\n/, $rows;
+is_deeply([ grep { !$present{$_} } sort { $a <=> $b } keys %acked ], [],
+	'the restarted follower has every acknowledged write');
+
+$c->stop_all;
+done_testing();

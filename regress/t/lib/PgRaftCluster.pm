@@ -1,0 +1,324 @@
+# regress/t/lib/PgRaftCluster.pm — a pg_raft cluster of PostgreSQL servers
+# for TAP tests: each server has its own loopback address (127.0.x.y) and a
+# free port for Raft traffic; helpers to wait for a leader, write through
+# raft.exec, crash (kill -9 of the postmaster and its children), pause
+# (SIGSTOP) and compare replicated tables on every server.
+#
+# Every wait polls with a bound and fails the test when the bound is
+# reached; nothing asserts on elapsed time.
+package PgRaftCluster;
+
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+# How long a wait may take before the test fails (not a timing assertion).
+our $WAIT_SECONDS = $ENV{PG_RAFT_WAIT_SECONDS} // 120;
+
+# A free TCP port on host (bind test), from a pseudo-random start.
+sub _free_port
+{
+	my ($host) = @_;
+	for my $attempt (1 .. 500)
+	{
+		my $port = 20000 + int(rand(30000));
+		my $sock = IO::Socket::INET->new(
+			LocalAddr => $host,
+			LocalPort => $port,
+			Proto => 'tcp',
+			ReuseAddr => 1,
+			Listen => 1);
+		next unless $sock;
+		close($sock);
+		return $port;
+	}
+	die "no free port on $host";
+}
+
+# new(name => 'x', nodes => 3, conf => "extra lines")
+sub new
+{
+	my ($class, %p) = @_;
+	my $n = $p{nodes} // 3;
+	my $name = $p{name} // 'raft';
+	# a per-run /16 of 127/8, so concurrent runs rarely collide
+	my $net = 20 + ($$ % 200);
+	my $self = bless { n => $n, nodes => [], addr => [], down => {}, paused => {} }, $class;
+
+	for my $id (1 .. $n)
+	{
+		my $host = "127.0.$net.$id";
+		$self->{addr}[$id] = "$host:" . _free_port($host);
+	}
+	my $initial = join(',', map { "$_=$self->{addr}[$_]" } 1 .. $n);
+	for my $id (1 .. $n)
+	{
+		my $node = PostgreSQL::Test::Cluster->new("${name}_$id");
+		$node->init;
+		$node->append_conf('postgresql.conf', <<"EOF");
+shared_preload_libraries = 'pg_raft'
+shared_buffers = 16MB
+max_connections = 30
+pg_raft.node_id = $id
+pg_raft.listen_addr = '$self->{addr}[$id]'
+pg_raft.initial_cluster = '$initial'
+pg_raft.cluster_secret = 'tap-secret-$name'
+pg_raft.election_timeout = 1000
+pg_raft.heartbeat_interval = 100
+log_min_messages = log
+EOF
+		$node->append_conf('postgresql.conf', $p{conf}) if $p{conf};
+		$self->{nodes}[$id] = $node;
+	}
+	$_->start for $self->nodes;
+	$_->safe_psql('postgres', 'CREATE EXTENSION pg_raft') for $self->nodes;
+	return $self;
+}
+
+sub ids { my ($self) = @_; return (1 .. $self->{n}); }
+sub node { my ($self, $id) = @_; return $self->{nodes}[$id]; }
+sub nodes { my ($self) = @_; return map { $self->{nodes}[$_] } $self->ids; }
+sub addr { my ($self, $id) = @_; return $self->{addr}[$id]; }
+
+# Ids of the servers that are running and not paused.
+sub live_ids
+{
+	my ($self) = @_;
+	return grep { !$self->{down}{$_} && !$self->{paused}{$_} } $self->ids;
+}
+
+# raft.status() of one server as a hash, or undef if it cannot answer.
+sub status
+{
+	my ($self, $id) = @_;
+	my ($ret, $out, $err) = $self->node($id)->psql('postgres',
+		"SELECT node_id, role, term, coalesce(leader_id, 0), commit_index, applied_index, last_log_index FROM raft.status()",
+		extra_params => [ '-F', '|', '-A', '-t' ],
+		timeout => 30);
+	return undef if $ret != 0 || !defined $out || $out eq '';
+	my @f = split /\|/, $out;
+	return {
+		node_id => $f[0], role => $f[1], term => $f[2], leader => $f[3],
+		commit => $f[4], applied => $f[5], last_index => $f[6] };
+}
+
+# Waits until every live server (or those in `among`) names the same
+# leader, which is one of them and says it leads.  Returns its id.
+sub wait_for_leader
+{
+	my ($self, %p) = @_;
+	my @among = $p{among} ? @{ $p{among} } : $self->live_ids;
+	my $deadline = time() + $WAIT_SECONDS;
+	while (time() < $deadline)
+	{
+		my %seen;
+		my $leader;
+		my $ok = 1;
+		for my $id (@among)
+		{
+			my $st = $self->status($id);
+			if (!$st) { $ok = 0; last; }
+			$seen{ $st->{leader} } = 1;
+			$leader = $id if $st->{role} eq 'leader';
+		}
+		if ($ok && defined $leader && keys(%seen) == 1 && exists $seen{$leader}
+			&& (!$p{not} || $leader != $p{not}))
+		{
+			return $leader;
+		}
+		usleep(100_000);
+	}
+	fail("no leader among servers @among within ${WAIT_SECONDS}s");
+	return undef;
+}
+
+# raft.exec on server id; args are SQL expressions.  Returns
+# (ok, result, stderr).
+sub exec
+{
+	my ($self, $id, $sql, @args) = @_;
+	(my $quoted = $sql) =~ s/'/''/g;
+	my $call = join(', ', "'$quoted'", @args);
+	my ($ret, $out, $err) = $self->node($id)->psql('postgres',
+		"SET statement_timeout = '60s'; SELECT raft.exec($call)",
+		timeout => 90);
+	return ($ret == 0, $out, $err);
+}
+
+# raft.exec that must succeed; returns rows affected.
+sub exec_ok
+{
+	my ($self, $id, $sql, @args) = @_;
+	my ($ok, $out, $err) = $self->exec($id, $sql, @args);
+	ok($ok, "raft.exec on node $id: $sql") or diag($err);
+	return $out;
+}
+
+# raft.exec, retried (bounded) until it succeeds on some live server:
+# for writes during a failover.  Returns the id that took it, or undef.
+sub exec_retry
+{
+	my ($self, $sql, @args) = @_;
+	my $deadline = time() + $WAIT_SECONDS;
+	while (time() < $deadline)
+	{
+		for my $id ($self->live_ids)
+		{
+			my ($ok, $out, $err) = $self->exec($id, $sql, @args);
+			return $id if $ok;
+			# a definite error of the statement itself: stop
+			return undef if $err =~ /violates|does not exist|syntax/;
+		}
+		usleep(200_000);
+	}
+	return undef;
+}
+
+# A linearizable read on server id: raft.barrier(), then the query in the
+# same session.  Returns the query's output.
+sub read_after_barrier
+{
+	my ($self, $id, $query) = @_;
+	my $out = $self->node($id)->safe_psql('postgres',
+		"SELECT raft.barrier() AS fence \\gset\n$query");
+	return $out;
+}
+
+# Ordered contents of a table on server id, after a read fence.
+sub contents
+{
+	my ($self, $id, $table) = @_;
+	return $self->read_after_barrier($id,
+		"SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM $table t");
+}
+
+# The table has the same ordered contents on every live server.
+sub check_identical
+{
+	my ($self, $table, $label) = @_;
+	my @ids = $self->live_ids;
+	my $first = $self->contents($ids[0], $table);
+	for my $id (@ids[ 1 .. $#ids ])
+	{
+		is($self->contents($id, $table), $first,
+			"$label: $table on node $id is identical to node $ids[0]");
+	}
+	return $first;
+}
+
+# Waits (bounded) until server id has applied at least index.
+sub wait_applied
+{
+	my ($self, $id, $index) = @_;
+	my $deadline = time() + $WAIT_SECONDS;
+	while (time() < $deadline)
+	{
+		my $st = $self->status($id);
+		return 1 if $st && $st->{applied} >= $index;
+		usleep(100_000);
+	}
+	fail("node $id did not apply index $index within ${WAIT_SECONDS}s");
+	return 0;
+}
+
+sub _postmaster_pid
+{
+	my ($self, $id) = @_;
+	my $file = $self->node($id)->data_dir . '/postmaster.pid';
+	open(my $fh, '<', $file) or return undef;
+	my $pid = <$fh>;
+	close($fh);
+	chomp $pid;
+	return $pid;
+}
+
+# The postmaster and its children.
+sub _server_pids
+{
+	my ($self, $id) = @_;
+	my $pm = $self->_postmaster_pid($id);
+	return () unless $pm;
+	my @pids = ($pm);
+	for my $stat (glob('/proc/[0-9]*/stat'))
+	{
+		open(my $fh, '<', $stat) or next;
+		my $line = <$fh>;
+		close($fh);
+		next unless defined $line;
+		# pid (comm) state ppid ...
+		if ($line =~ /^(\d+) \(.*\) \S+ (\d+)/ && $2 == $pm)
+		{
+			push @pids, $1;
+		}
+	}
+	return @pids;
+}
+
+# kill -9 of the postmaster and every child: a machine crash.
+sub crash
+{
+	my ($self, $id) = @_;
+	my @pids = $self->_server_pids($id);
+	note("crashing node $id: kill -9 @pids");
+	$self->node($id)->kill9;
+	kill('KILL', @pids);
+	$self->{down}{$id} = 1;
+	# wait until they are gone, so the restart finds no old shared memory
+	my $deadline = time() + $WAIT_SECONDS;
+	while (time() < $deadline && grep { kill(0, $_) } @pids)
+	{
+		usleep(50_000);
+	}
+}
+
+sub stop
+{
+	my ($self, $id) = @_;
+	$self->node($id)->stop('fast');
+	$self->{down}{$id} = 1;
+}
+
+sub start
+{
+	my ($self, $id) = @_;
+	$self->node($id)->start;
+	delete $self->{down}{$id};
+}
+
+# SIGSTOP / SIGCONT of the whole server.
+sub pause
+{
+	my ($self, $id) = @_;
+	my @pids = $self->_server_pids($id);
+	note("pausing node $id: kill -STOP @pids");
+	kill('STOP', @pids);
+	$self->{paused}{$id} = [@pids];
+}
+
+sub resume
+{
+	my ($self, $id) = @_;
+	my $pids = delete $self->{paused}{$id} or return;
+	note("resuming node $id: kill -CONT @$pids");
+	kill('CONT', @$pids);
+}
+
+# Stops every server (resuming paused ones first).
+sub stop_all
+{
+	my ($self) = @_;
+	$self->resume($_) for keys %{ $self->{paused} };
+	for my $id ($self->ids)
+	{
+		next if $self->{down}{$id};
+		$self->node($id)->stop('fast');
+		$self->{down}{$id} = 1;
+	}
+}
+
+1;
