@@ -107,19 +107,27 @@ st_runs_cut(struct raft_log *log, raft_index from)
 		log->n_runs--;
 }
 
+/* The term of entry index as the log itself holds it; 0 if it does not. */
 raft_term
-raft_log_term_at(const struct raft_log *log, raft_index index)
+st_log_term(const struct raft_log *log, raft_index index)
 {
-	if (index == 0)
-		return 0;
-	if (index == log->snap_index)
-		return log->snap_term;
-	if (index < st_log_first_index(log) || index > st_log_last_index(log))
+	if (index == 0 || index < st_log_first_index(log) ||
+		index > st_log_last_index(log))
 		return 0;
 	for (size_t i = log->n_runs; i > 0; i--)
 		if (log->runs[i - 1].first <= index)
 			return log->runs[i - 1].term;
 	return 0;
+}
+
+raft_term
+raft_log_term_at(const struct raft_log *log, raft_index index)
+{
+	raft_term	term = st_log_term(log, index);
+
+	if (term == 0 && index != 0 && index == log->snap_index)
+		return log->snap_term;
+	return term;
 }
 
 void

@@ -707,7 +707,7 @@ open_log(struct scan *sc, const char *dir, const struct raft_log_options *opt)
 	if (log->snap_index > 0 && log->n_segs > 0 &&
 		(sc->log_last < log->snap_index ||
 		 (sc->log_first <= log->snap_index &&
-		  raft_log_term_at(log, log->snap_index) != log->snap_term)))
+		  st_log_term(log, log->snap_index) != log->snap_term)))
 		discard_all = true;
 	last = discard_all ? 0 : sc->log_last;
 	if (last < log->snap_index)

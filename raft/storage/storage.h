@@ -198,7 +198,10 @@ struct raft_log_info
 
 void		raft_log_get_info(const struct raft_log *log, struct raft_log_info *info);
 
-/* The term of entry index (durable or buffered); 0 if not in the log. */
+/*
+ * The term of entry index (durable or buffered), or of the snapshot's last
+ * entry; 0 if unknown.
+ */
 raft_term	raft_log_term_at(const struct raft_log *log, raft_index index);
 
 #endif							/* RAFT_STORAGE_H */

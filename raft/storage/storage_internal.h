@@ -136,6 +136,7 @@ struct raft_log
 raft_index	st_log_last_index(const struct raft_log *log);
 raft_index	st_log_synced_index(const struct raft_log *log);
 raft_index	st_log_first_index(const struct raft_log *log);
+raft_term	st_log_term(const struct raft_log *log, raft_index index);
 int			st_runs_push(struct raft_log *log, raft_index index, raft_term term);
 void		st_runs_cut(struct raft_log *log, raft_index from);	/* drop >= from */
 int			st_log_fail(struct raft_log *log, int rv, const char *fmt,...)
