@@ -1,0 +1,259 @@
+/*
+ * regress/unit/test_core_snapshot.c — log compaction and InstallSnapshot
+ * (§5): raft_compact, a snapshot sent to a follower that needs compacted
+ * entries, the follower's restore through its ready, failure reports and a
+ * restart from a snapshot.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/cluster.h"
+
+static struct test_cluster cl;
+
+static struct raft_status
+status_of(unsigned i)
+{
+	struct raft_status st;
+
+	cluster_status(&cl, i, &st);
+	return st;
+}
+
+static void
+propose_n(unsigned leader, unsigned n, const char *prefix)
+{
+	char		text[32];
+
+	for (unsigned k = 0; k < n; k++)
+	{
+		snprintf(text, sizeof(text), "%s%u", prefix, k);
+		assert_int_equal(cluster_propose(&cl, leader, text, NULL), RAFT_OK);
+		cluster_stabilize(&cl);
+	}
+}
+
+/* Ticks and delivers until the leader (node 1) sends node 3 a snapshot. */
+static const struct raft_message *
+wait_snapshot_msg(void)
+{
+	for (unsigned t = 0; t < 5; t++)
+	{
+		cluster_tick_all(&cl, 1);
+		for (unsigned k = 0; k < 10; k++)
+		{
+			const struct raft_message *m;
+
+			cluster_process_all(&cl);
+			m = cluster_find_msg(&cl, RAFT_MSG_SNAPSHOT, 0, 2);
+			if (m != NULL)
+				return m;
+			cluster_deliver(&cl);
+		}
+	}
+	return NULL;
+}
+
+/* §5.1: compaction keeps the snapshot point and drops entries up to it. */
+static void
+s5_1_compaction_drops_applied_entries(void **state)
+{
+	struct raft_status st;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	propose_n(0, 5, "e");
+	st = status_of(0);
+	assert_int_equal(st.commit, 7);
+	assert_int_equal(cluster_compact(&cl, 0, 5), RAFT_OK);
+	st = status_of(0);
+	assert_int_equal(st.first_index, 6);
+	assert_int_equal(st.snapshot_index, 5);
+	assert_int_equal(st.last_index, 7);
+	/* The configuration in force at 5 travels with the snapshot. */
+	assert_int_equal(cl.nodes[0].snap.config.n, 3);
+	assert_int_equal(raft_compact(cluster_raft(&cl, 0), 4, NULL), RAFT_ECOMPACTED);
+	assert_int_equal(raft_compact(cluster_raft(&cl, 0), 8, NULL), RAFT_EINVAL);
+	/* Replication goes on above the snapshot. */
+	propose_n(0, 1, "after");
+	cluster_run(&cl, 1);
+	assert_true(cluster_applied_text(&cl, 2, "after0"));
+	cluster_free(&cl);
+}
+
+/* Compaction never passes what was handed out as committed. */
+static void
+s5_1_compaction_limited_to_applied(void **state)
+{
+	raft_index	index;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	cluster_isolate(&cl, 0);
+	assert_int_equal(cluster_propose(&cl, 0, "x", &index), RAFT_OK);
+	cluster_stabilize(&cl);
+	assert_int_equal(raft_compact(cluster_raft(&cl, 0), index, NULL), RAFT_EINVAL);
+	cluster_free(&cl);
+}
+
+/* §5: a follower that needs compacted entries gets the snapshot. */
+static void
+s5_snapshot_sent_to_lagging_follower_and_restored(void **state)
+{
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	cluster_isolate(&cl, 2);
+	propose_n(0, 10, "e");
+	assert_int_equal(status_of(0).commit, 12);
+	assert_int_equal(cluster_compact(&cl, 0, 12), RAFT_OK);
+	cluster_heal(&cl);
+	assert_non_null(wait_snapshot_msg());
+	assert_int_equal(cluster_find_msg(&cl, RAFT_MSG_SNAPSHOT, 0, 2)->snapshot.index, 12);
+	cluster_stabilize(&cl);
+	/* Node 3 restored it through its ready and reset its log. */
+	assert_int_equal(cl.nodes[2].snapshots_restored, 1);
+	assert_int_equal(cl.nodes[2].snap.index, 12);
+	assert_int_equal(cl.nodes[2].snap.data.len, strlen("state@12"));
+	assert_memory_equal(cl.nodes[2].snap.data.base, "state@12", 8);
+	assert_int_equal(status_of(2).first_index, 13);
+	assert_int_equal(status_of(2).commit, 12);
+	assert_int_equal(status_of(2).config.n, 3);
+	assert_false(cluster_applied_text(&cl, 2, "e3"));
+	/* And follows the log from there. */
+	propose_n(0, 1, "after");
+	cluster_run(&cl, 1);
+	assert_true(cluster_applied_text(&cl, 2, "after0"));
+	assert_int_equal(cl.nodes[2].applied, status_of(0).commit);
+	cluster_free(&cl);
+}
+
+/* A new member added after compaction starts from the snapshot. */
+static void
+s5_joiner_starts_from_snapshot(void **state)
+{
+	struct raft_change ch;
+
+	(void) state;
+	cluster_init(&cl, 4, 3, NULL);
+	cluster_elect(&cl, 0);
+	propose_n(0, 3, "e");
+	assert_int_equal(cluster_compact(&cl, 0, 5), RAFT_OK);
+	memset(&ch, 0, sizeof(ch));
+	ch.kind = RAFT_CHANGE_ADD_LEARNER;
+	ch.id = 4;
+	assert_int_equal(raft_change_config(cluster_raft(&cl, 0), &ch, 1, NULL), RAFT_OK);
+	cluster_stabilize(&cl);
+	cluster_run(&cl, 3);
+	assert_int_equal(cl.nodes[3].snapshots_restored, 1);
+	assert_int_equal(status_of(3).config.n, 4);
+	assert_int_equal(status_of(3).last_index, status_of(0).last_index);
+	cluster_free(&cl);
+}
+
+/* raft_report_snapshot(false): the leader tries again later. */
+static void
+s5_failed_snapshot_is_sent_again(void **state)
+{
+	struct raft_status st;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	cluster_isolate(&cl, 2);
+	propose_n(0, 3, "e");
+	assert_int_equal(cluster_compact(&cl, 0, 5), RAFT_OK);
+	cluster_heal(&cl);
+	assert_non_null(wait_snapshot_msg());
+	assert_int_equal(cluster_drop_msgs(&cl, RAFT_MSG_SNAPSHOT, 0, 2), 1);
+	st = status_of(0);
+	assert_int_equal(st.progress[2].state, RAFT_PROGRESS_SNAPSHOT);
+	raft_report_snapshot(cluster_raft(&cl, 0), 3, false);
+	st = status_of(0);
+	assert_int_equal(st.progress[2].state, RAFT_PROGRESS_PROBE);
+	cluster_heal(&cl);
+	cluster_run(&cl, 3);
+	assert_int_equal(cl.nodes[2].snapshots_restored, 1);
+	assert_int_equal(status_of(0).progress[2].state, RAFT_PROGRESS_REPLICATE);
+	cluster_free(&cl);
+}
+
+/* A snapshot not newer than the follower's commit changes nothing. */
+static void
+s5_stale_snapshot_ignored(void **state)
+{
+	struct raft_message m;
+	const struct raft_message *resp;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	propose_n(0, 3, "e");
+	cluster_run(&cl, 1);
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_SNAPSHOT;
+	m.from = 1;
+	m.to = 2;
+	m.term = status_of(0).term;
+	m.snapshot.index = 3;
+	m.snapshot.term = 2;
+	m.snapshot.config = status_of(0).config;
+	assert_int_equal(raft_step(cluster_raft(&cl, 1), &m), RAFT_OK);
+	cluster_process(&cl, 1);
+	resp = cluster_find_msg(&cl, RAFT_MSG_APPEND_RESP, 1, 0);
+	assert_non_null(resp);
+	assert_int_equal(resp->index, 5);
+	assert_int_equal(cl.nodes[1].snapshots_restored, 0);
+	assert_int_equal(status_of(1).first_index, 1);
+	cluster_free(&cl);
+}
+
+/* §3.8, §5: a node restarts from its snapshot and the entries after it. */
+static void
+s5_restart_from_snapshot(void **state)
+{
+	struct raft_status st;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	propose_n(0, 4, "e");
+	cluster_run(&cl, 1);
+	assert_int_equal(cluster_compact(&cl, 1, 4), RAFT_OK);
+	cluster_crash(&cl, 1);
+	cluster_restart(&cl, 1);
+	st = status_of(1);
+	assert_int_equal(st.snapshot_index, 4);
+	assert_int_equal(st.first_index, 5);
+	assert_int_equal(st.last_index, 6);
+	assert_int_equal(st.config.n, 3);
+	/* Entries after the snapshot are applied again (the host skips them). */
+	assert_true(cluster_applied_text(&cl, 1, "e3"));
+	assert_false(cluster_applied_text(&cl, 1, "e0"));
+	propose_n(0, 1, "after");
+	cluster_run(&cl, 1);
+	assert_true(cluster_applied_text(&cl, 1, "after0"));
+	cluster_free(&cl);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(s5_1_compaction_drops_applied_entries),
+		cmocka_unit_test(s5_1_compaction_limited_to_applied),
+		cmocka_unit_test(s5_snapshot_sent_to_lagging_follower_and_restored),
+		cmocka_unit_test(s5_joiner_starts_from_snapshot),
+		cmocka_unit_test(s5_failed_snapshot_is_sent_again),
+		cmocka_unit_test(s5_stale_snapshot_ignored),
+		cmocka_unit_test(s5_restart_from_snapshot),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
