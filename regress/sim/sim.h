@@ -92,7 +92,8 @@ enum sim_event_kind
 	SIM_EV_DELIVER = 2,			/* msg arrives at msg->to */
 	SIM_EV_SYNC = 3,			/* node's disk sync completes */
 	SIM_EV_SCHED = 4,			/* the fault/workload scheduler runs */
-	SIM_EV_REPORT = 5			/* raft_report_snapshot to node (msg) */
+	SIM_EV_REPORT = 5,			/* raft_report_snapshot/_unreachable (msg) */
+	SIM_EV_CRASH = 6			/* node (0: the leader then) crashes */
 };
 
 struct sim_event
@@ -344,7 +345,23 @@ struct sim_config
 	bool		live_trace;
 	bool		lease_reads;	/* let seeds turn lease reads on */
 	size_t		trace_tail;		/* lines printed with a violation */
-	bool		quiet;			/* print nothing on a violation */
+	bool		safety_only;	/* only the §3.6.3 properties, not the rules */
+};
+
+/* What a run did, summed over seeds by sim_main.c. */
+struct sim_stats
+{
+	uint64_t	proposals;
+	uint64_t	crashes;
+	uint64_t	partitions;
+	uint64_t	config_changes;	/* accepted by the leader */
+	uint64_t	transfers;
+	uint64_t	snapshots_installed;
+	uint64_t	reads_answered;
+	uint64_t	leaders;		/* terms that had a leader */
+	uint64_t	completeness_checks;
+	uint64_t	commit_rule_checks;
+	uint64_t	applied;		/* highest index applied anywhere */
 };
 
 enum sim_phase
@@ -377,6 +394,7 @@ struct sim
 	unsigned	max_inflight;
 	size_t		max_uncommitted;
 	unsigned	sync_delay_max_ms;
+	bool		report_unreachable;	/* the transport tells of cut-off peers */
 	struct sim_net_options net_base;
 	uint64_t	fault_end;		/* ms: faults stop, everything heals */
 	uint64_t	run_end;		/* ms: the liveness bound */
@@ -388,6 +406,8 @@ struct sim
 	unsigned	propose_10k;
 	unsigned	read_10k;
 	unsigned	compact_10k;
+	unsigned	leader_bias_10k;	/* a crash or isolation hits the leader */
+	unsigned	restart_max_ticks;	/* a crashed node is down at most this */
 
 	struct sim_event *heap;
 	size_t		n_heap;
@@ -408,12 +428,7 @@ struct sim
 	uint64_t	next_read_ctx;
 	uint64_t	marker_id;
 	uint64_t	marker_proposed_at;
-	uint64_t	proposals;
-	uint64_t	crashes;
-	uint64_t	partitions;
-	uint64_t	config_changes;
-	uint64_t	transfers;
-	uint64_t	snapshots_sent;
+	struct sim_stats stats;
 
 	bool		violated;
 	char		violation[512];
@@ -437,6 +452,7 @@ struct sim_host *sim_host_of(struct sim *s, raft_id id);
 
 /* sim_sched.c: faults, workload, membership, the liveness phase */
 void		sim_sched(struct sim *s);
+void		sim_crash_now(struct sim *s, raft_id id);
 
 /* sim_net.c */
 void		sim_net_init(struct sim_net *n, const struct sim_net_options *o, uint64_t seed);

@@ -189,6 +189,8 @@ sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
 		uint64_t	key = m->term * (SIM_MAX_NODES + 1) + h->id;
 		uint64_t	cand;
 
+		if (s->cfg.safety_only)
+			return;
 		if (d->hs.term != m->term || d->hs.vote != m->to)
 			sim_fail(s, "durability: n%llu grants its vote to n%llu in term %llu, but its "
 					 "durable hard state says term %llu vote n%llu", ULL(h->id), ULL(m->to),
@@ -219,7 +221,7 @@ sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 		c->seen_term = h->disk.cur.hs.term;
 		c->by = h->id;
 		if (e->index > s->chk.max_committed)
-			s->chk.max_committed = e->index;
+			s->chk.max_committed = s->stats.applied = e->index;
 		return;
 	}
 	if (c->term != e->term || c->hash != e->hash)
@@ -288,6 +290,7 @@ sim_check_read_done(struct sim *s, struct sim_host *h, const struct raft_read_st
 					 "but %llu was committed when it was asked", ULL(h->id), ULL(rs->ctx),
 					 ULL(rs->index), ULL(c->reads[k].lower_bound));
 		c->reads_answered++;
+		s->stats.reads_answered++;
 		memmove(c->reads + k, c->reads + k + 1, (c->n_reads - k - 1) * sizeof(c->reads[0]));
 		c->n_reads--;
 		return;
@@ -300,6 +303,7 @@ check_leader_completeness(struct sim *s, struct sim_host *h, raft_term term)
 {
 	const struct sim_log *l = &h->disk.cur.log;
 
+	s->stats.completeness_checks++;
 	for (raft_index i = l->snap_index + 1; i <= s->chk.max_committed; i++)
 	{
 		const struct sim_committed *c = &s->chk.committed[i];
@@ -329,6 +333,7 @@ check_pending_commits(struct sim *s, struct sim_host *h)
 		const struct sim_commit_check *pc = &h->pending_checks[k];
 		const struct sim_entry *e = sim_log_get(l, pc->index);
 
+		s->stats.commit_rule_checks++;
 		if (e != NULL && e->term != pc->term)
 			sim_fail(s, "commit rule: n%llu, leader of term %llu, advanced its commit index "
 					 "to %llu whose entry has term %llu (§3.6.2: only entries of the "
@@ -379,9 +384,12 @@ sim_check_node(struct sim *s, struct sim_host *h)
 						 ULL(leader), ULL(h->id), ULL(st.term));
 		}
 		else
+		{
 			sim_map_put(&s->chk.leaders, st.term, h->id, 0);
+			s->stats.leaders++;
+		}
 		if (prev && prev->role == RAFT_LEADER && prev->term == st.term &&
-			st.commit > prev->commit)
+			st.commit > prev->commit && !s->cfg.safety_only)
 		{
 			if (h->n_pending_checks == SIM_MAX_PENDING_CHECKS)
 			{

@@ -541,6 +541,7 @@ finish_ready(struct sim *s, struct sim_host *h)
 					 (unsigned long long) h->applied);
 		sm_restore(s, h, &h->rd_snapshot);
 		sim_check_restore(s, h, &h->rd_snapshot);
+		s->stats.snapshots_installed++;
 	}
 	for (size_t k = 0; k < h->rd_n_msgs; k++)
 	{

@@ -7,6 +7,9 @@
  *   options: --nodes 3|5   --steps MAX   --trace-tail LINES
  *            --replay-check (every seed runs twice, traces must hash equal;
  *            without it one seed in 100 is replayed)   --lease-reads
+ *            --safety-only (leave out the checks of individual rules: the
+ *            commit rule, vote durability, one vote per term; keep the
+ *            safety properties themselves)
  *            --expect-violation (exit 0 only if a violation is found; stop
  *            at the first)
  *   make sim SEEDS=2000 · make sim SEED=S · make sim-bugs
@@ -77,7 +80,8 @@ usage(void)
 	fprintf(stderr,
 			"usage: raft-sim (--seeds N [--first-seed F] | --seed S [--trace])\n"
 			"                [--nodes 3|5] [--steps MAX] [--trace-tail LINES]\n"
-			"                [--replay-check] [--lease-reads] [--expect-violation]\n");
+			"                [--replay-check] [--lease-reads] [--safety-only]\n"
+			"                [--expect-violation]\n");
 	exit(2);
 }
 
@@ -116,6 +120,7 @@ struct outcome
 	uint64_t	steps;
 	uint64_t	trace_hash;
 	uint64_t	trace_lines;
+	struct sim_stats stats;
 };
 
 static struct outcome
@@ -132,6 +137,7 @@ run_one(const struct sim_config *cfg, bool report, bool summary)
 	o.steps = s.steps;
 	o.trace_hash = s.trace.hash;
 	o.trace_lines = s.trace.lines;
+	o.stats = s.stats;
 	if (s.violated && report)
 	{
 		fflush(stdout);
@@ -152,9 +158,9 @@ run_one(const struct sim_config *cfg, bool report, bool summary)
 			   "proposals, %llu crashes, %llu partitions, %llu config changes, %llu "
 			   "transfers, %llu reads answered, highest applied index %llu, trace %llu "
 			   "lines hash %016llx\n", ULL(cfg->seed), s.violated ? "VIOLATION" : "ok",
-			   s.n_initial, ULL(s.steps), ULL(s.now), ULL(s.proposals), ULL(s.crashes),
-			   ULL(s.partitions), ULL(s.config_changes), ULL(s.transfers),
-			   ULL(s.chk.reads_answered), ULL(s.chk.max_committed),
+			   s.n_initial, ULL(s.steps), ULL(s.now), ULL(s.stats.proposals), ULL(s.stats.crashes),
+			   ULL(s.stats.partitions), ULL(s.stats.config_changes), ULL(s.stats.transfers),
+			   ULL(s.stats.reads_answered), ULL(s.stats.applied),
 			   ULL(s.trace.lines), ULL(s.trace.hash));
 	fflush(stdout);
 	sim_free(&s);
@@ -189,8 +195,10 @@ main(int argc, char **argv)
 	bool		one = false,
 				replay_all = false;
 	double		t0;
+	struct sim_stats sum;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&sum, 0, sizeof(sum));
 	cfg.max_steps = 3000000;
 	cfg.trace_tail = 150;
 	for (int i = 1; i < argc; i++)
@@ -220,6 +228,8 @@ main(int argc, char **argv)
 			replay_all = true;
 		else if (strcmp(a, "--lease-reads") == 0)
 			cfg.lease_reads = true;
+		else if (strcmp(a, "--safety-only") == 0)
+			cfg.safety_only = true;
 		else if (strcmp(a, "--expect-violation") == 0)
 			expect_violation = true;
 		else
@@ -247,6 +257,16 @@ main(int argc, char **argv)
 		total_steps += o.steps;
 		if (o.violated)
 			violations++;
+		sum.proposals += o.stats.proposals;
+		sum.crashes += o.stats.crashes;
+		sum.partitions += o.stats.partitions;
+		sum.config_changes += o.stats.config_changes;
+		sum.transfers += o.stats.transfers;
+		sum.snapshots_installed += o.stats.snapshots_installed;
+		sum.reads_answered += o.stats.reads_answered;
+		sum.leaders += o.stats.leaders;
+		sum.completeness_checks += o.stats.completeness_checks;
+		sum.commit_rule_checks += o.stats.commit_rule_checks;
 		if (!o.violated && (replay_all || (!one && k % 100 == 0)))
 		{
 			struct sim_config again = cfg;
@@ -273,6 +293,14 @@ main(int argc, char **argv)
 	{
 		double		dt = wall_seconds() - t0;
 
+		if (!one)
+			printf("sim: did %llu proposals, %llu crashes, %llu partitions, %llu config "
+				   "changes, %llu transfers, %llu snapshots installed, %llu reads answered, "
+				   "%llu leaders elected; checked leader completeness %llu times, the "
+				   "commit rule %llu times\n", ULL(sum.proposals), ULL(sum.crashes),
+				   ULL(sum.partitions), ULL(sum.config_changes), ULL(sum.transfers),
+				   ULL(sum.snapshots_installed), ULL(sum.reads_answered), ULL(sum.leaders),
+				   ULL(sum.completeness_checks), ULL(sum.commit_rule_checks));
 		if (replayed)
 			printf("sim: %llu seeds replayed, %llu with a different trace\n", ULL(replayed),
 				   ULL(replay_diffs));

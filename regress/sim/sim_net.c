@@ -176,8 +176,14 @@ net_delay(struct sim_net *n)
 	return d ? d : 1;
 }
 
+/*
+ * What the sender's transport would notice, as an event for later: a
+ * snapshot delivered or not (raft_report_snapshot), and, if the seed's
+ * transport reports it, an append it could not get through to a peer that
+ * is cut off or down (raft_report_unreachable).  Plain loss goes unnoticed.
+ */
 static void
-net_report_snapshot(struct sim *s, const struct raft_message *m, bool ok)
+net_report(struct sim *s, const struct raft_message *m, uint8_t what, bool ok)
 {
 	struct sim_host *from = sim_host_of(s, m->from);
 	struct raft_message *r;
@@ -185,12 +191,20 @@ net_report_snapshot(struct sim *s, const struct raft_message *m, bool ok)
 	if (from == NULL || !from->up)
 		return;
 	r = sim_xcalloc(1, sizeof(*r));
-	r->type = RAFT_MSG_SNAPSHOT;
+	r->type = what;
 	r->from = m->from;
 	r->to = m->to;
 	r->reject = !ok;
-	/* As an event: the host learns it from its transport, later. */
-	sim_push(s, s->now, SIM_EV_REPORT, m->from, from->incarnation, r);
+	sim_push(s, s->now + 1, SIM_EV_REPORT, m->from, from->incarnation, r);
+}
+
+static void
+net_drop_noticed(struct sim *s, const struct raft_message *m)
+{
+	if (m->type == RAFT_MSG_SNAPSHOT)
+		net_report(s, m, RAFT_MSG_SNAPSHOT, false);
+	else if (m->type == RAFT_MSG_APPEND && s->report_unreachable)
+		net_report(s, m, RAFT_MSG_APPEND, false);
 }
 
 static void
@@ -202,8 +216,6 @@ net_drop(struct sim *s, const struct raft_message *m, const char *why)
 	sim_msg_describe(m, d, sizeof(d));
 	sim_tracef(s, "n%llu -x n%llu %s (%s)", (unsigned long long) m->from,
 			   (unsigned long long) m->to, d, why);
-	if (m->type == RAFT_MSG_SNAPSHOT)
-		net_report_snapshot(s, m, false);
 }
 
 static void
@@ -215,6 +227,8 @@ net_enqueue(struct sim *s, const struct raft_message *m)
 	if (n->inflight[m->from][m->to] >= n->opt.capacity)
 	{
 		net_drop(s, m, "link full");
+		if (m->type == RAFT_MSG_SNAPSHOT)
+			net_report(s, m, RAFT_MSG_SNAPSHOT, false);
 		return;
 	}
 	if (!n->opt.reorder && at < n->last_arrival[m->from][m->to])
@@ -244,11 +258,14 @@ sim_net_send(struct sim *s, const struct raft_message *m)
 	if (n->blocked[m->from][m->to])
 	{
 		net_drop(s, m, "partitioned");
+		net_drop_noticed(s, m);
 		return;
 	}
 	if (sim_rng_chance(&n->rng, n->opt.loss_10k))
 	{
 		net_drop(s, m, "lost");
+		if (m->type == RAFT_MSG_SNAPSHOT)
+			net_report(s, m, RAFT_MSG_SNAPSHOT, false);
 		return;
 	}
 	net_enqueue(s, m);
@@ -267,14 +284,16 @@ sim_net_arrive(struct sim *s, struct raft_message *m)
 	if (n->blocked[m->from][m->to])
 	{
 		net_drop(s, m, "partitioned in flight");
+		net_drop_noticed(s, m);
 		return false;
 	}
 	if (to == NULL || !to->up)
 	{
 		net_drop(s, m, "node down");
+		net_drop_noticed(s, m);
 		return false;
 	}
 	if (m->type == RAFT_MSG_SNAPSHOT)
-		net_report_snapshot(s, m, true);
+		net_report(s, m, RAFT_MSG_SNAPSHOT, true);
 	return true;
 }

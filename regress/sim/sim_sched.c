@@ -118,6 +118,8 @@ start_partition(struct sim *s)
 				break;
 			}
 		case 1:
+			if (sim_rng_chance(g, s->leader_bias_10k) && find_leader(s) != NULL)
+				x = find_leader(s)->id;
 			snprintf(what, sizeof(what), "n%llu isolated", ULL(x));
 			for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 				n->blocked[x][id] = n->blocked[id][x] = true;
@@ -158,7 +160,7 @@ start_partition(struct sim *s)
 	}
 	s->heal_at = s->now + sim_rng_range(g, 10, 150) * SIM_TICK_MS;
 	s->faults_active = true;
-	s->partitions++;
+	s->stats.partitions++;
 	sim_tracef(s, "* partition: %s", what);
 }
 
@@ -242,13 +244,23 @@ change_membership(struct sim *s)
 		ch.id = members[sim_rng_below(g, n_members)];
 		if (raft_config_is_voter(cfg, ch.id) && n_voters <= 2)
 			return;
+
+		/*
+		 * §4.2.3: a removed voter that is still running times out and
+		 * campaigns; only the check-quorum lease makes the others ignore
+		 * it.  Without it, removing a voter may never finish (the removed
+		 * node disrupts every term before C_new commits), so leave voters
+		 * in then.
+		 */
+		if (raft_config_is_voter(cfg, ch.id) && !s->check_quorum)
+			return;
 	}
 	rc = raft_change_config(l->r, &ch, 1, &index);
 	sim_tracef(s, "n%llu * change config: %s n%llu: %s (index %llu)", ULL(l->id),
 			   change_name(ch.kind), ULL(ch.id), raft_strerror(rc), ULL(index));
 	if (rc == RAFT_OK)
 	{
-		s->config_changes++;
+		s->stats.config_changes++;
 		if (ch.kind == RAFT_CHANGE_ADD_LEARNER || ch.kind == RAFT_CHANGE_ADD_VOTER)
 		{
 			struct sim_host *h = &s->hosts[ch.id];
@@ -286,7 +298,7 @@ transfer(struct sim *s)
 	rc = raft_transfer_leadership(via->r, voters[sim_rng_below(g, n)]);
 	sim_tracef(s, "n%llu * transfer leadership of n%llu: %s", ULL(via->id), ULL(l->id),
 			   raft_strerror(rc));
-	s->transfers++;
+	s->stats.transfers++;
 	sim_host_pump(s, via);
 }
 
@@ -312,7 +324,7 @@ propose(struct sim *s)
 		raft_index	index = 0;
 		int			rc = raft_propose(h->r, buf, len, &index);
 
-		s->proposals++;
+		s->stats.proposals++;
 		sim_tracef(s, "n%llu * propose #%llu: %s (index %llu)", ULL(h->id), ULL(id),
 				   raft_strerror(rc), ULL(index));
 	}
@@ -366,11 +378,13 @@ heal_all(struct sim *s)
 	sim_net_heal(&s->net);
 	s->net.opt = s->net_base;
 	s->net.opt.loss_10k = 0;
+	s->net.opt.capacity = 1024;	/* healed: the links keep up again */
 	s->heal_at = 0;
 	s->faults_active = false;
 	s->phase = SIM_PHASE_HEALED;
 	s->phase_since = s->now;
-	sim_tracef(s, "* fault phase over: links healed, no loss, crashed nodes restart");
+	sim_tracef(s, "* fault phase over: links healed, no loss, no capacity drops, crashed "
+			   "nodes restart");
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 	{
 		struct sim_host *h = &s->hosts[id];
@@ -394,13 +408,13 @@ faults(struct sim *s)
 	if (sim_rng_chance(g, s->crash_10k))
 	{
 		struct sim_host *h = random_up(s, g);
+		raft_id		target = h ? h->id : RAFT_NONE;
 
-		if (h != NULL)
-		{
-			sim_host_crash(s, h);
-			h->restart_at = s->now + sim_rng_range(g, 1, 100) * SIM_TICK_MS;
-			s->crashes++;
-		}
+		/* At any millisecond of the next two ticks, not on the tick. */
+		if (sim_rng_chance(g, s->leader_bias_10k))
+			target = RAFT_NONE;
+		sim_push(s, s->now + sim_rng_below(g, 2 * SIM_TICK_MS), SIM_EV_CRASH, target, 0,
+				 NULL);
 	}
 	if (sim_rng_chance(g, s->member_10k))
 		change_membership(s);
@@ -410,6 +424,20 @@ faults(struct sim *s)
 		propose(s);
 	if (sim_rng_chance(&s->rng_work, s->read_10k))
 		read_index(s);
+}
+
+/* SIM_EV_CRASH: id crashes (RAFT_NONE: whoever leads now, if anyone). */
+void
+sim_crash_now(struct sim *s, raft_id id)
+{
+	struct sim_host *h = id == RAFT_NONE ? find_leader(s) : sim_host_of(s, id);
+
+	if (s->phase != SIM_PHASE_FAULTS || h == NULL || !h->up || h->removed)
+		return;
+	sim_host_crash(s, h);
+	h->restart_at = s->now + sim_rng_range(&s->rng_sched, 1, s->restart_max_ticks) *
+		SIM_TICK_MS;
+	s->stats.crashes++;
 }
 
 static void

@@ -150,6 +150,7 @@ choose(struct sim *s)
 	s->max_inflight = (unsigned) PICK(g, 1, 2, 4, 16, 256);
 	s->max_uncommitted = sim_rng_chance(g, 2500) ? 2048 : 0;
 	s->sync_delay_max_ms = (unsigned) PICK(g, 0, 1, 3, 8, 20);
+	s->report_unreachable = sim_rng_chance(g, 5000);
 
 	o->delay_min_ms = (unsigned) sim_rng_range(g, 1, 5);
 	o->delay_mean_ms = o->delay_min_ms + (unsigned) sim_rng_range(g, 0, 3 * s->election_ticks);
@@ -161,11 +162,29 @@ choose(struct sim *s)
 	s->fault_end = sim_rng_range(g, 250, 500) * SIM_TICK_MS;
 	/* Liveness: a leader and the marker everywhere within this bound. */
 	s->run_end = s->fault_end + 120ull * s->election_ticks * SIM_TICK_MS;
-	s->crash_10k = calm ? 0 : (unsigned) sim_rng_range(g, 0, 80);
-	s->partition_10k = calm ? 0 : (unsigned) sim_rng_range(g, 0, 100);
-	s->burst_10k = calm ? 0 : (unsigned) sim_rng_range(g, 0, 40);
-	s->member_10k = calm ? 0 : (unsigned) sim_rng_range(g, 0, 150);
-	s->transfer_10k = calm ? 0 : (unsigned) sim_rng_range(g, 0, 100);
+	if (calm)
+		;						/* no faults at all */
+	else if (sim_rng_chance(g, 4000))
+	{
+		/* A storm: frequent faults, aimed at the leader. */
+		s->crash_10k = (unsigned) sim_rng_range(g, 100, 400);
+		s->partition_10k = (unsigned) sim_rng_range(g, 100, 400);
+		s->burst_10k = (unsigned) sim_rng_range(g, 0, 100);
+		s->member_10k = (unsigned) sim_rng_range(g, 0, 200);
+		s->transfer_10k = (unsigned) sim_rng_range(g, 0, 200);
+		s->leader_bias_10k = (unsigned) sim_rng_range(g, 3000, 9000);
+		s->restart_max_ticks = (unsigned) sim_rng_range(g, 5, 40);
+	}
+	else
+	{
+		s->crash_10k = (unsigned) sim_rng_range(g, 0, 80);
+		s->partition_10k = (unsigned) sim_rng_range(g, 0, 100);
+		s->burst_10k = (unsigned) sim_rng_range(g, 0, 40);
+		s->member_10k = (unsigned) sim_rng_range(g, 0, 150);
+		s->transfer_10k = (unsigned) sim_rng_range(g, 0, 100);
+		s->leader_bias_10k = (unsigned) sim_rng_range(g, 0, 5000);
+		s->restart_max_ticks = 100;
+	}
 	s->propose_10k = (unsigned) sim_rng_range(g, 500, 5000);
 	s->read_10k = (unsigned) sim_rng_range(g, 0, 2000);
 	s->compact_10k = (unsigned) PICK(g, 0, 50, 300, 1000);
@@ -267,11 +286,22 @@ step(struct sim *s, struct sim_event *ev)
 		case SIM_EV_REPORT:
 			if ((h = live_host(s, ev)) == NULL)
 				return RAFT_NONE;
-			sim_tracef(s, "n%llu . snapshot to n%llu %s", ULL(h->id), ULL(ev->msg->to),
-					   ev->msg->reject ? "failed" : "delivered");
-			raft_report_snapshot(h->r, ev->msg->to, !ev->msg->reject);
+			if (ev->msg->type == RAFT_MSG_SNAPSHOT)
+			{
+				sim_tracef(s, "n%llu . snapshot to n%llu %s", ULL(h->id), ULL(ev->msg->to),
+						   ev->msg->reject ? "failed" : "delivered");
+				raft_report_snapshot(h->r, ev->msg->to, !ev->msg->reject);
+			}
+			else
+			{
+				sim_tracef(s, "n%llu . n%llu unreachable", ULL(h->id), ULL(ev->msg->to));
+				raft_report_unreachable(h->r, ev->msg->to);
+			}
 			sim_host_pump(s, h);
 			return h->id;
+		case SIM_EV_CRASH:
+			sim_crash_now(s, ev->node);
+			return ev->node != RAFT_NONE ? ev->node : SIM_MAX_NODES + 1;
 		case SIM_EV_SCHED:
 			sim_sched(s);
 			if (s->phase != SIM_PHASE_DONE)
