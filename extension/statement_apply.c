@@ -12,7 +12,9 @@
  *	   recorded in the entry (statement_codec.c) are set for the statement
  *	   only, as a function's SET clause does (NewGUCNestLevel /
  *	   AtEOXact_GUC); so names resolve, and literals and parameters read,
- *	   as they did when pgraft_check_statement analysed the statement;
+ *	   as they did when pgraft_check_statement analysed the statement.
+ *	   search_path is the proposer's as it was, "$user" included, which
+ *	   resolves to the same role on every server;
  *	 - pgraft_check_statement refused anything else that could differ.
  *
  * Assumptions every server must share (a server that breaks one fails
@@ -214,13 +216,19 @@ pgraft_apply_statement(const PgRaftStatement *stmt)
 	parsetree = linitial_node(RawStmt, raw_list)->stmt;
 
 	/*
-	 * As the proposer's role.  The (sub)transaction abort restores the user
-	 * id on error too (AbortSubTransaction resets it), PG_FINALLY only
-	 * makes it independent of that.
+	 * As the proposer's role, in a security-restricted operation (as index
+	 * builds run the owner's functions): the statement, and any function it
+	 * calls, can leave nothing behind in the applier's session that would
+	 * change how later entries of other roles apply: no SET ROLE, no
+	 * temporary table that would shadow a replicated one, no prepared
+	 * statement or held cursor.  The (sub)transaction abort restores the
+	 * user id on error too (AbortSubTransaction resets it); PG_FINALLY only
+	 * makes this independent of that.
 	 */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(roleid,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	pgraft_applying = true;
 	PG_TRY();
 	{
@@ -239,6 +247,11 @@ pgraft_apply_statement(const PgRaftStatement *stmt)
 	}
 	PG_END_TRY();
 
-	AtEOXact_GUC(true, save_nestlevel);
+	/*
+	 * Undo every setting made since NewGUCNestLevel, ours and any SET the
+	 * statement's functions made, even session-wide ones (as index builds
+	 * do): the next entry starts from the applier's own settings.
+	 */
+	AtEOXact_GUC(false, save_nestlevel);
 	return processed;
 }
