@@ -5,14 +5,21 @@
  * The owner of each part:
  *   statement_check.c   pgraft_check_statement: parse and analyse on the
  *                       proposing server; refuse what could make servers
- *                       differ, before anything is proposed.
+ *                       differ, before anything is proposed (DML here, DDL
+ *                       in statement_check_ddl.c).
  *   statement_apply.c   pgraft_apply_statement: run one statement inside the
  *                       applier's current transaction, as the proposer's
  *                       role; register tables it creates as replicated.
  *   statement_codec.c   pgraft_encode_statement / pgraft_decode_statement:
  *                       the bytes of a RAFT_ENTRY_COMMAND entry.
  *   guard.c             refuses plain writes to replicated tables.
+ *   read_guard.c        pg_raft.read_consistency for plain SELECTs.
  *   catalog.c           which tables are replicated (raft.replicated_tables).
+ *
+ * Name resolution: a statement is applied with the proposer's search_path
+ * (carried in the entry with the other settings below), "$user" included,
+ * which names the proposing role on every server; so raft.exec('INSERT
+ * INTO t ...') means on every server the t it meant where it was checked.
  */
 #ifndef PGRAFT_STATEMENT_H
 #define PGRAFT_STATEMENT_H
@@ -56,7 +63,7 @@ typedef struct PgRaftStatement
 /* What the check found: DDL registers or forgets a replicated table. */
 typedef enum PgRaftStatementKind
 {
-	PGRAFT_STMT_DML,			/* INSERT / UPDATE / DELETE (and SELECT) */
+	PGRAFT_STMT_DML,			/* INSERT / UPDATE / DELETE */
 	PGRAFT_STMT_DDL				/* CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX,
 								 * GRANT/REVOKE on tables */
 } PgRaftStatementKind;
@@ -69,10 +76,12 @@ typedef enum PgRaftStatementKind
 extern PgRaftStatementKind pgraft_check_statement(const PgRaftStatement *stmt);
 
 /*
- * Runs stmt in the current transaction as stmt->role_name; returns the
- * number of rows processed.  Errors propagate (the caller captures them in
- * a subtransaction).  Sets pgraft_applying while it runs so guard.c lets
- * the write through.
+ * Runs stmt in the current transaction as stmt->role_name (a
+ * security-restricted operation, as index builds run owners' functions),
+ * under the recorded settings; returns the number of rows processed.
+ * Errors propagate: the caller captures them in a subtransaction, whose
+ * abort also restores the user id and settings.  Sets pgraft_applying
+ * while it runs so guard.c lets the write through.
  */
 extern uint64 pgraft_apply_statement(const PgRaftStatement *stmt);
 

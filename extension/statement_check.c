@@ -71,8 +71,6 @@ mutable_thing(Node *node)
 
 	if (IsA(node, NextValueExpr))
 		return "nextval()";
-	if (IsA(node, CurrentOfExpr))
-		return "WHERE CURRENT OF";
 	if (IsA(node, SQLValueFunction))
 	{
 		switch (((SQLValueFunction *) node)->op)
@@ -271,6 +269,11 @@ dml_walker(Node *node, void *context)
 
 	if (IsA(node, SetToDefault))
 		check->has_set_to_default = true;
+
+	if (IsA(node, CurrentOfExpr))
+		refuse_dml("raft.exec does not support WHERE CURRENT OF",
+				   "A cursor exists on this server only.",
+				   "Identify the row by a key column.");
 
 	thing = mutable_thing(node);
 	if (thing != NULL)
