@@ -136,3 +136,13 @@ demo-status:
 	scripts/demo status
 demo-clean:
 	scripts/demo clean
+
+# --- storage benchmark (prints figures; not a test) ---------------------------
+#   make bench-storage [BENCH_STORAGE_ARGS="--seconds 5 --proposers 1,16,64"]
+$(B)/bench/storage_bench: bench/storage_bench.c $(B)/libraft_io.a $(B)/libraft.a $(RAFT_HDRS)
+	@mkdir -p $(dir $@)
+	$(RAFT_CC) $(RAFT_CFLAGS) $(RAFT_INC) $< -o $@ $(B)/libraft_io.a $(B)/libraft.a -lpthread
+
+.PHONY: bench-storage
+bench-storage: $(B)/bench/storage_bench
+	$(B)/bench/storage_bench --dir $(B)/bench/data $(BENCH_STORAGE_ARGS)
