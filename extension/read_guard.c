@@ -22,12 +22,15 @@
  * plans) is fenced when it is analysed, not at each execution; a client
  * that needs each execution fenced calls raft.barrier() first.
  *
- * Not fenced: the applier itself (pgraft_applying), pg_raft.read_consistency
- * = local, and queries that read no replicated table.
+ * Not fenced: background workers (the applier, or whatever reads replicated
+ * tables to build a snapshot, must never wait on the applier),
+ * pg_raft.read_consistency = local, and queries that read no replicated
+ * table.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 
@@ -62,6 +65,7 @@ read_guard_post_parse_analyze(ParseState *pstate, Query *query,
 		prev_post_parse_analyze(pstate, query, jstate);
 
 	if (query->commandType != CMD_SELECT ||
+		MyBackendType != B_BACKEND ||
 		pgraft_applying ||
 		pgraft_read_consistency == PGRAFT_READ_LOCAL ||
 		!IsTransactionState() ||

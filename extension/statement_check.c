@@ -42,6 +42,7 @@
 #include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
 #include "tcop/utility.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -55,6 +56,9 @@
 static bool
 not_immutable_checker(Oid funcid, void *context)
 {
+	/* CURRENT_USER (a function call in 16+): applied as the same role */
+	if (funcid == F_CURRENT_USER)
+		return false;
 	if (func_volatile(funcid) != PROVOLATILE_IMMUTABLE)
 	{
 		*(Oid *) context = funcid;
@@ -75,10 +79,19 @@ mutable_thing(Node *node)
 	{
 		switch (((SQLValueFunction *) node)->op)
 		{
+#if PG_VERSION_NUM < 160000
+				/* function calls in 16+: see not_immutable_checker */
 			case SVFOP_CURRENT_ROLE:
 			case SVFOP_CURRENT_USER:
 			case SVFOP_USER:
 				return NULL;	/* applied as the same role */
+			case SVFOP_SESSION_USER:
+				return "SESSION_USER";
+			case SVFOP_CURRENT_CATALOG:
+				return "CURRENT_CATALOG";
+			case SVFOP_CURRENT_SCHEMA:
+				return "CURRENT_SCHEMA";
+#endif
 			case SVFOP_CURRENT_DATE:
 				return "CURRENT_DATE";
 			case SVFOP_CURRENT_TIME:
@@ -93,12 +106,6 @@ mutable_thing(Node *node)
 			case SVFOP_LOCALTIMESTAMP:
 			case SVFOP_LOCALTIMESTAMP_N:
 				return "LOCALTIMESTAMP";
-			case SVFOP_SESSION_USER:
-				return "SESSION_USER";
-			case SVFOP_CURRENT_CATALOG:
-				return "CURRENT_CATALOG";
-			case SVFOP_CURRENT_SCHEMA:
-				return "CURRENT_SCHEMA";
 			default:
 				return "an SQL value function";
 		}
