@@ -207,7 +207,15 @@ check_column(ColumnDef *col, Relation rel)
 				   "A serial column takes values from a sequence, and sequences are not replicated.",
 				   "Use a key the client chooses (for example a uuid computed by the client) and pass it as a parameter.");
 	if (col->typeName != NULL)
+	{
+		Node	   *domain_default;
+
 		typenameTypeIdAndMod(NULL, col->typeName, &typid, &typmod);
+		/* a domain's default fills the column where none is given */
+		domain_default = get_typdefault(typid);
+		if (domain_default != NULL)
+			pgraft_refuse_mutable(domain_default, "column default");
+	}
 
 	check_ddl_expr(col->raw_default, NULL, EXPR_KIND_COLUMN_DEFAULT,
 				   typid, typmod, "column default");
@@ -354,6 +362,12 @@ check_alter_table(AlterTableStmt *stmt)
 				refuse_ddl("raft.exec does not support SET TABLESPACE",
 						   "Tablespaces are not replicated.",
 						   PGRAFT_SUPPORTED_HINT);
+				break;
+			case AT_DetachPartition:
+				if (castNode(PartitionCmd, cmd->def)->concurrent)
+					refuse_ddl("raft.exec does not support DETACH PARTITION CONCURRENTLY",
+							   "CONCURRENTLY cannot run inside the applier's transaction.",
+							   "Remove CONCURRENTLY.");
 				break;
 			case AT_AttachPartition:
 				(void) pgraft_replicated_table(castNode(PartitionCmd, cmd->def)->name,

@@ -40,6 +40,7 @@ CREATE TABLE ref_local (id int PRIMARY KEY);
 CREATE INDEX ref_local_id2 ON ref_local ((id + 1));
 CREATE VIEW ref_items_view AS SELECT * FROM ref_items;
 CREATE SEQUENCE ref_seq;
+CREATE DOMAIN ref_stamp AS timestamptz DEFAULT now();
 INSERT INTO ref_items VALUES (1, 'one', 10), (2, 'two', 20);
 INSERT INTO ref_local VALUES (1);
 -- a role with few privileges (granted before the tables are replicated:
@@ -112,6 +113,7 @@ SELECT refusal($$SELECT raft.exec('WITH d AS (DELETE FROM ref_serial RETURNING v
 SELECT refusal($$SELECT raft.exec('INSERT INTO ref_serial (id, v) SELECT id + 10, qty FROM ref_items TABLESAMPLE BERNOULLI (50)')$$);
 SELECT refusal($$SELECT raft.exec('UPDATE ref_items SET qty = 0 WHERE id IN (SELECT id FROM ref_items FOR UPDATE)')$$);
 SELECT refusal($$SELECT raft.exec('DELETE FROM ref_items WHERE id IN (SELECT id FROM ref_items LIMIT 1)')$$);
+SELECT refusal($$SELECT raft.exec('DELETE FROM ref_items WHERE CURRENT OF some_cursor')$$);
 
 -- DDL raft.exec refuses
 SELECT refusal($$SELECT raft.exec('CREATE TEMP TABLE refused_t (id int)')$$);
@@ -133,6 +135,8 @@ SELECT refusal($$SELECT raft.exec('CREATE TABLE refused_t (id int)', 1)$$);
 SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_local ADD COLUMN v int')$$);
 SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_items ADD COLUMN at timestamptz DEFAULT now()')$$);
 SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_items ADD COLUMN n serial')$$);
+SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_items ADD COLUMN at ref_stamp')$$);
+SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_items DETACH PARTITION ref_items_p CONCURRENTLY')$$);
 SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_items ALTER COLUMN qty SET DEFAULT (random() * 10)::int')$$);
 SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_items ALTER COLUMN qty TYPE bigint USING qty + (random() * 10)::int')$$);
 SELECT refusal($$SELECT raft.exec('ALTER TABLE ref_items ADD CONSTRAINT c CHECK (qty < extract(epoch FROM now()))')$$);
@@ -191,6 +195,7 @@ DELETE FROM raft.replicated_tables WHERE relid::text LIKE 'ref%';
 DROP VIEW ref_items_view;
 DROP TABLE ref_items, ref_serial, ref_identity, ref_stamped, ref_local;
 DROP SEQUENCE ref_seq;
+DROP DOMAIN ref_stamp;
 DROP FUNCTION ref_secret(int);
 DROP SCHEMA ref_closed;
 DROP OWNED BY regress_pgraft_reader;
