@@ -39,37 +39,6 @@ static const struct config_enum_entry read_consistency_options[] = {
 
 void		_PG_init(void);
 
-static bool
-check_listen_addr(char **newval, void **extra, GucSource source)
-{
-	char		err[256];
-
-	if (*newval == NULL || (*newval)[0] == '\0')
-		return true;			/* "not set": refused at start */
-	if (!pgraft_parse_addr(*newval, NULL, 0, NULL, err, sizeof(err)))
-	{
-		GUC_check_errdetail("%s", err);
-		GUC_check_errhint("Use a numeric host:port, e.g. 127.0.0.1:7001 or [::1]:7001.");
-		return false;
-	}
-	return true;
-}
-
-static bool
-check_initial_cluster(char **newval, void **extra, GucSource source)
-{
-	struct raft_config cfg;
-	char		err[256];
-
-	if (!pgraft_parse_cluster(*newval, &cfg, err, sizeof(err)))
-	{
-		GUC_check_errdetail("%s", err);
-		GUC_check_errhint("The format is \"1=host:port,2=host:port,3=host:port\".");
-		return false;
-	}
-	return true;
-}
-
 static void
 define_settings(void)
 {
@@ -82,14 +51,12 @@ define_settings(void)
 							   "host:port of this server's Raft transport.",
 							   "Outgoing Raft connections bind to the same host.",
 							   &pgraft_listen_addr, "",
-							   PGC_POSTMASTER, 0,
-							   check_listen_addr, NULL, NULL);
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("pg_raft.initial_cluster",
 							   "The first configuration: 1=host:port,2=host:port,...",
 							   "Used only while this server has no Raft state.",
 							   &pgraft_initial_cluster, "",
-							   PGC_POSTMASTER, 0,
-							   check_initial_cluster, NULL, NULL);
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("pg_raft.database",
 							   "The database whose replicated tables this cluster serves.",
 							   NULL,
@@ -159,7 +126,9 @@ _PG_init(void)
 
 	/*
 	 * In the postmaster, an ERROR here stops the server from starting: that
-	 * is what we want for settings that cannot work.
+	 * is what we want for settings that cannot work.  (No GUC check hooks
+	 * for the addresses: a value they reject at start-up is only a WARNING
+	 * and the server would start with the default instead.)
 	 */
 	pgraft_check_settings(ERROR);
 

@@ -185,6 +185,20 @@ withdraw_if(PgRaftSlot *slot, PgRaftSlotState expected)
 	return withdrawn;
 }
 
+/* The worker handed the slot's request to the core (or may have). */
+static bool
+slot_was_proposed(PgRaftSlot *slot)
+{
+	bool		proposed;
+
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	proposed = slot->generation == my_generation &&
+		(slot->state == PGRAFT_SLOT_PROPOSED || slot->state == PGRAFT_SLOT_TAKEN ||
+		 slot->state == PGRAFT_SLOT_DONE);
+	LWLockRelease(pgraft_shared->lock);
+	return proposed;
+}
+
 static bool
 elapsed_ms(TimestampTz since, long ms)
 {
@@ -258,6 +272,7 @@ pgraft_propose_and_wait(bytea *entry_data, uint64 request_id)
 	long		no_leader_ms = (long) pgraft_election_timeout_ms * PGRAFT_NO_LEADER_TIMEOUTS;
 	long		unknown_ms = (long) pgraft_election_timeout_ms * PGRAFT_UNKNOWN_TIMEOUTS;
 	TimestampTz submitted;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
 	pgraft_require_ready();
 	slot = submit(PGRAFT_REQ_PROPOSE, request_id, VARDATA_ANY(entry_data),
@@ -292,12 +307,34 @@ pgraft_propose_and_wait(bytea *entry_data, uint64 request_id)
 		}
 		ConditionVariableCancelSleep();
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		bool		proposed;
+		ErrorData  *ed;
+
 		ConditionVariableCancelSleep();
+		proposed = slot_was_proposed(slot);
 		release_slot();
+
+		/*
+		 * A cancel or statement_timeout after the statement entered the log
+		 * does not mean it will not be applied: say so.
+		 */
+		MemoryContextSwitchTo(oldcxt);
+		ed = CopyErrorData();
+		if (proposed && ed->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			FlushErrorState();
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg_internal("%s", ed->message),
+					 errdetail("The statement was already proposed to the Raft log; it may or may not be applied.")));
+		}
+		FreeErrorData(ed);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	release_slot();
 
 	raise_outcome(&v, "propose the statement");
 	return v.rows;

@@ -190,6 +190,14 @@ pgraft_check_settings(int elevel)
 				 errhint("Set pg_raft.node_id in postgresql.conf.")));
 		return false;
 	}
+	if (pgraft_listen_addr == NULL || pgraft_listen_addr[0] == '\0')
+	{
+		ereport(elevel,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_raft.listen_addr is not set"),
+				 errhint("Set pg_raft.listen_addr to this server's numeric host:port for Raft traffic.")));
+		return false;
+	}
 	if (!pgraft_parse_addr(pgraft_listen_addr, NULL, 0, NULL, err, sizeof(err)))
 	{
 		ereport(elevel,

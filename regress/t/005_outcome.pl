@@ -1,0 +1,84 @@
+# regress/t/005_outcome.pl — what raft.exec says when it cannot know.  A
+# leader cut off from its followers (both paused) takes a proposal, then
+# steps down (check quorum):
+#   - with statement_timeout, the error says the statement may still be
+#     applied;
+#   - without, the wait ends with SQLSTATE 40003 (completion unknown);
+#   - once there is no leader, a new statement is refused with 40001 and
+#     "safe to retry" (it never entered the log).
+# Afterwards the servers agree, whatever became of those statements.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use PgRaftCluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# a long election timeout: the leader keeps leading a while after the pause
+my $c = PgRaftCluster->new(name => 'outcome',
+	conf => "pg_raft.election_timeout = 3000\npg_raft.heartbeat_interval = 100\n");
+my $leader = $c->wait_for_leader;
+ok(defined $leader, 'a leader is elected');
+$c->exec_ok($leader, 'CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL)');
+$c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 1, "'committed'");
+$c->check_identical('kv', 'before the partition');
+my @followers = grep { $_ != $leader } $c->ids;
+
+sub exec_verbose
+{
+	my ($id, $sql) = @_;
+	my ($ret, $out, $err) = $c->node($id)->psql('postgres', $sql,
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	return ($ret, $err);
+}
+
+# 1. proposed, then statement_timeout
+$c->pause($_) for @followers;
+my ($ret, $err) = exec_verbose($leader,
+	"SET statement_timeout = '2s'; SELECT raft.exec('INSERT INTO kv VALUES (2, ''timeout'')')");
+isnt($ret, 0, 'raft.exec without a quorum fails');
+like($err, qr/57014: canceling statement due to statement timeout/,
+	'statement_timeout ends the wait');
+like($err, qr/already proposed to the Raft log; it may or may not be applied/,
+	'the error says the statement may still be applied');
+$c->resume($_) for @followers;
+$leader = $c->wait_for_leader;
+@followers = grep { $_ != $leader } $c->ids;
+
+# 2. proposed, never seen applied: unknown
+$c->pause($_) for @followers;
+($ret, $err) = exec_verbose($leader,
+	"SELECT raft.exec('INSERT INTO kv VALUES (3, ''unknown'')')");
+isnt($ret, 0, 'raft.exec without a quorum and without a timeout fails');
+like($err, qr/40003: could not learn the outcome of the replicated statement/,
+	'the outcome is reported unknown (SQLSTATE 40003)');
+
+# 3. no leader any more: refused, safe to retry
+($ret, $err) = exec_verbose($leader,
+	"SELECT raft.exec('INSERT INTO kv VALUES (4, ''no leader'')')");
+like($err, qr/40001: could not propose the statement: no Raft leader is known/,
+	'without a leader the statement is refused (SQLSTATE 40001)');
+like($err, qr/never entered the Raft log; it is safe to retry/,
+	'the error says it is safe to retry');
+
+# the request slots were released: the server still takes requests
+for my $i (1 .. 3)
+{
+	my ($r) = $c->node($leader)->psql('postgres',
+		"SET statement_timeout = '200ms'; SELECT raft.exec('INSERT INTO kv VALUES (100, ''x'')')");
+	isnt($r, 0, "request $i without a quorum times out");
+}
+
+$c->resume($_) for @followers;
+$leader = $c->wait_for_leader;
+ok(defined $leader, 'a leader is elected once the followers are back');
+$c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 5, "'after'");
+my $rows = $c->check_identical('kv', 'after the partition');
+like($rows, qr/\(1,committed\)/, 'the committed row is there');
+unlike($rows, qr/no leader/, 'the refused statement was not applied');
+like($rows, qr/\(5,after\)/, 'the row written after the partition is there');
+
+$c->stop_all;
+done_testing();
