@@ -185,4 +185,43 @@ int			st_meta_load(int dir_fd, const char *dir, size_t max_snapshot,
 					  struct raft_snapshot *snap, uint8_t **snap_buf,
 					  char *err, size_t errlen);
 
+/* ------------------------------------------------------------------------
+ * Opening (open.c orchestrates, scan.c reads and checks).
+ * ------------------------------------------------------------------------ */
+
+/* What raft_log_loaded's mem_ points to. */
+struct loaded_mem
+{
+	uint8_t   **bufs;			/* segment images the entries point into */
+	size_t		n_bufs;
+	uint8_t    *snap_buf;		/* the snapshot file's image */
+};
+
+/* Everything open() collects before deciding. */
+struct scan
+{
+	const char *dir;
+	struct raft_log *log;
+	struct raft_log_loaded *loaded;
+	struct loaded_mem *mem;
+	size_t		cap_entries;
+	size_t		cap_bufs;
+	bool		remove_tmp;		/* *.tmp files seen */
+	size_t		n_obsolete;		/* leading segments covered by the snapshot */
+	raft_index *obsolete;
+	bool		cut_tail;		/* torn tail found at cut_offset of last seg */
+	uint64_t	cut_offset;
+	uint64_t	cut_bytes;
+	const char *cut_why;
+	raft_index	log_first;		/* first entry on disk after the obsolete */
+	raft_index	log_last;		/* 0 if none */
+};
+
+int			st_refuse(struct scan *sc, int rv, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+int			st_refuse_errno(struct scan *sc, int err, const char *what,
+							const char *name);
+int			st_scan_list_dir(struct scan *sc, raft_index **firsts, size_t *n);
+int			st_scan_segments(struct scan *sc, const raft_index *firsts, size_t n);
+
 #endif							/* RAFT_STORAGE_INTERNAL_H */
