@@ -309,7 +309,8 @@ struct sim_committed
 struct sim_check
 {
 	struct sim_map leaders;		/* term -> leader id */
-	struct sim_map votes;		/* (node, term) -> candidate */
+	struct sim_map votes;		/* (node, term) -> candidate, from messages */
+	struct sim_map durable_votes;	/* (node, term) -> candidate, synced */
 	struct sim_map entries;		/* (index, term) -> entry hash, prev term */
 	struct sim_committed *committed;	/* by index */
 	size_t		cap_committed;
@@ -326,6 +327,7 @@ void		sim_check_free(struct sim_check *c);
 void		sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e,
 							size_t n);
 void		sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m);
+void		sim_check_synced(struct sim *s, struct sim_host *h);
 void		sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e);
 void		sim_check_restore(struct sim *s, struct sim_host *h, const struct sim_snapshot *snap);
 void		sim_check_read_start(struct sim *s, struct sim_host *h, uint64_t ctx);
@@ -397,7 +399,6 @@ struct sim
 	bool		report_unreachable;	/* the transport tells of cut-off peers */
 	struct sim_net_options net_base;
 	uint64_t	fault_end;		/* ms: faults stop, everything heals */
-	uint64_t	run_end;		/* ms: the liveness bound */
 	unsigned	crash_10k;		/* per scheduler tick */
 	unsigned	partition_10k;
 	unsigned	burst_10k;
@@ -406,6 +407,7 @@ struct sim
 	unsigned	propose_10k;
 	unsigned	read_10k;
 	unsigned	compact_10k;
+	const char *profile;		/* "calm", "normal" or "storm" */
 	unsigned	leader_bias_10k;	/* a crash or isolation hits the leader */
 	unsigned	restart_max_ticks;	/* a crashed node is down at most this */
 
@@ -428,6 +430,8 @@ struct sim
 	uint64_t	next_read_ctx;
 	uint64_t	marker_id;
 	uint64_t	marker_proposed_at;
+	uint64_t	progress;		/* sum of applied indexes, liveness phase */
+	uint64_t	progress_at;	/* when it last grew */
 	struct sim_stats stats;
 
 	bool		violated;

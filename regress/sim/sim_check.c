@@ -20,7 +20,8 @@
  *   terms                never go back, not even across a crash (a restart
  *                        is at least the durable term)
  *   durability (§3.8)    a message leaves only once the term it carries is
- *                        durable; a granted vote only once that vote is; an
+ *                        durable; a granted vote only once a hard state with
+ *                        that vote for that term has been synced; an
  *                        append is acknowledged only once durable; one vote
  *                        per node and term, across crashes too
  *   commit rule (§3.6.2) a leader advances its commit index only onto an
@@ -48,6 +49,7 @@ sim_check_free(struct sim_check *c)
 {
 	sim_map_free(&c->leaders);
 	sim_map_free(&c->votes);
+	sim_map_free(&c->durable_votes);
 	sim_map_free(&c->entries);
 	free(c->committed);
 	memset(c, 0, sizeof(*c));
@@ -191,10 +193,11 @@ sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
 
 		if (s->cfg.safety_only)
 			return;
-		if (d->hs.term != m->term || d->hs.vote != m->to)
-			sim_fail(s, "durability: n%llu grants its vote to n%llu in term %llu, but its "
-					 "durable hard state says term %llu vote n%llu", ULL(h->id), ULL(m->to),
-					 ULL(m->term), ULL(d->hs.term), ULL(d->hs.vote));
+		if (!sim_map_get(&s->chk.durable_votes, key, &cand, NULL) || cand != m->to)
+			sim_fail(s, "durability: n%llu grants its vote to n%llu in term %llu, but no "
+					 "hard state with that vote was durable (now term %llu vote n%llu)",
+					 ULL(h->id), ULL(m->to), ULL(m->term), ULL(d->hs.term),
+					 ULL(d->hs.vote));
 		if (sim_map_get(&s->chk.votes, key, &cand, NULL) && cand != m->to)
 			sim_fail(s, "double vote: n%llu grants votes to n%llu and n%llu in term %llu",
 					 ULL(h->id), ULL(cand), ULL(m->to), ULL(m->term));
@@ -203,6 +206,26 @@ sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
 	if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index > sim_log_last(&d->log))
 		sim_fail(s, "durability: n%llu acknowledges entries up to %llu, but only %llu are "
 				 "durable", ULL(h->id), ULL(m->index), ULL(sim_log_last(&d->log)));
+}
+
+/* After each sync: the vote a node has durably cast, per term. */
+void
+sim_check_synced(struct sim *s, struct sim_host *h)
+{
+	const struct raft_hard_state *hs = &h->disk.durable.hs;
+	uint64_t	key = hs->term * (SIM_MAX_NODES + 1) + h->id;
+	uint64_t	cand;
+
+	if (hs->vote == RAFT_NONE)
+		return;
+	if (sim_map_get(&s->chk.durable_votes, key, &cand, NULL))
+	{
+		if (cand != hs->vote && !s->cfg.safety_only)
+			sim_fail(s, "double vote: n%llu durably voted for n%llu and then n%llu in "
+					 "term %llu", ULL(h->id), ULL(cand), ULL(hs->vote), ULL(hs->term));
+		return;
+	}
+	sim_map_put(&s->chk.durable_votes, key, hs->vote, 0);
 }
 
 void
@@ -372,9 +395,10 @@ sim_check_node(struct sim *s, struct sim_host *h)
 				 ULL(h->id), ULL(st.applied), ULL(st.commit));
 	if (st.commit > s->chk.max_commit)
 		s->chk.max_commit = st.commit;
-	if (!prev || prev->role != st.role || prev->term != st.term)
-		sim_tracef(s, "n%llu > %s term %llu%s", ULL(h->id), raft_role_name(st.role),
-				   ULL(st.term), st.role == RAFT_LEADER ? " ***" : "");
+	if (!prev || prev->role != st.role || prev->term != st.term || prev->leader != st.leader)
+		sim_tracef(s, "n%llu > %s term %llu, leader n%llu%s", ULL(h->id),
+				   raft_role_name(st.role), ULL(st.term), ULL(st.leader),
+				   st.role == RAFT_LEADER ? " ***" : "");
 	if (st.role == RAFT_LEADER)
 	{
 		if (sim_map_get(&s->chk.leaders, st.term, &leader, NULL))

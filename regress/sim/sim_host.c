@@ -448,9 +448,6 @@ trace_ready(struct sim *s, struct sim_host *h, const struct raft_ready *rd)
 	if (rd->n_reads && n < (int) sizeof(line))
 		snprintf(line + n, sizeof(line) - n, " reads=%u", rd->n_reads);
 	sim_tracef(s, "%s", line);
-	if (rd->soft_state_changed)
-		sim_tracef(s, "n%llu > %s, leader n%llu", (unsigned long long) h->id,
-				   raft_role_name(rd->role), (unsigned long long) rd->leader);
 }
 
 /* Copies what the ready points to and starts persisting it. */
@@ -532,6 +529,7 @@ static void
 finish_ready(struct sim *s, struct sim_host *h)
 {
 	sim_disk_sync(&h->disk);
+	sim_check_synced(s, h);
 	if (h->rd_has_snapshot)
 	{
 		if (h->rd_snapshot.index < h->applied)

@@ -149,7 +149,7 @@ choose(struct sim *s)
 	s->max_msg_bytes = PICK(g, 48, 200, 1024, 65536);
 	s->max_inflight = (unsigned) PICK(g, 1, 2, 4, 16, 256);
 	s->max_uncommitted = sim_rng_chance(g, 2500) ? 2048 : 0;
-	s->sync_delay_max_ms = (unsigned) PICK(g, 0, 1, 3, 8, 20);
+	s->sync_delay_max_ms = (unsigned) PICK(g, 0, 1, 3, 8, 20, 50);
 	s->report_unreachable = sim_rng_chance(g, 5000);
 
 	o->delay_min_ms = (unsigned) sim_rng_range(g, 1, 5);
@@ -160,13 +160,13 @@ choose(struct sim *s)
 	o->capacity = (unsigned) PICK(g, 8, 32, 256);
 
 	s->fault_end = sim_rng_range(g, 250, 500) * SIM_TICK_MS;
-	/* Liveness: a leader and the marker everywhere within this bound. */
-	s->run_end = s->fault_end + 120ull * s->election_ticks * SIM_TICK_MS;
+	s->profile = calm ? "calm" : "normal";
 	if (calm)
 		;						/* no faults at all */
 	else if (sim_rng_chance(g, 4000))
 	{
 		/* A storm: frequent faults, aimed at the leader. */
+		s->profile = "storm";
 		s->crash_10k = (unsigned) sim_rng_range(g, 100, 400);
 		s->partition_10k = (unsigned) sim_rng_range(g, 100, 400);
 		s->burst_10k = (unsigned) sim_rng_range(g, 0, 100);
@@ -314,11 +314,6 @@ step(struct sim *s, struct sim_event *ev)
 void
 sim_run(struct sim *s)
 {
-	for (raft_id id = 1; id <= s->n_initial; id++)
-	{
-		s->hosts[id].initial = true;
-		sim_host_start(s, &s->hosts[id], true);
-	}
 	sim_tracef(s, "seed %llu: %u nodes, election %u ticks, heartbeat %u, pre-vote %s, "
 			   "check-quorum %s, lease reads %s", ULL(s->cfg.seed), s->n_initial,
 			   s->election_ticks, s->heartbeat_ticks, s->pre_vote ? "on" : "off",
@@ -329,6 +324,16 @@ sim_run(struct sim *s)
 			   s->net_base.dup_10k, s->net_base.reorder ? "reordering" : "fifo",
 			   s->net_base.capacity, s->sync_delay_max_ms, s->max_msg_bytes,
 			   s->max_inflight);
+	sim_tracef(s, "  faults (%s; chance per tick in 1/10000): crash %u, partition %u, "
+			   "loss burst %u, membership %u, transfer %u; %llu ms of faults",
+			   s->profile, s->crash_10k,
+			   s->partition_10k, s->burst_10k, s->member_10k, s->transfer_10k,
+			   ULL(s->fault_end));
+	for (raft_id id = 1; id <= s->n_initial; id++)
+	{
+		s->hosts[id].initial = true;
+		sim_host_start(s, &s->hosts[id], true);
+	}
 	sim_push(s, SIM_TICK_MS / 2, SIM_EV_SCHED, RAFT_NONE, 0, NULL);
 	while (!s->violated && s->n_heap > 0 && s->phase != SIM_PHASE_DONE)
 	{
