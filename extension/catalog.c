@@ -210,8 +210,14 @@ write_tables(const char *sql, Oid relid)
 
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 
-	/* every backend reloads its cache when this transaction commits */
+	/*
+	 * Every backend reloads its cache when this transaction commits; this
+	 * one at once (the next entry in the applier's transaction may name
+	 * the table): CommandCounterIncrement makes the row visible and runs
+	 * the invalidation here, which also drops the catalog snapshot.
+	 */
 	CacheInvalidateRelcacheByRelid(tables);
+	CommandCounterIncrement();
 	cache_valid = false;
 	cache_generation++;
 }

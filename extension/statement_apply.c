@@ -25,9 +25,9 @@
  *
  * After CREATE TABLE the new table is registered as replicated; before
  * DROP TABLE its row is removed (and after every DROP the rows of tables
- * dropped by CASCADE).  DDL on a relation that is not replicated when the
- * entry is applied is refused, so a local table of the same name is never
- * touched.
+ * dropped by CASCADE).  A statement whose target (of DML or DDL) is not
+ * replicated when the entry is applied is refused, so a local table of the
+ * same name is never written.
  */
 #include "postgres.h"
 
@@ -92,7 +92,7 @@ run_statement(const PgRaftStatement *stmt)
 	return processed;
 }
 
-/* The table a DDL statement works on must still be replicated. */
+/* The table a statement works on must still be replicated. */
 static Oid
 replicated_target(RangeVar *rv, bool index)
 {
@@ -112,7 +112,7 @@ replicated_target(RangeVar *rv, bool index)
 }
 
 /*
- * Bookkeeping before the statement runs: checks DDL targets, forgets the
+ * Bookkeeping before the statement runs: checks targets, forgets the
  * tables DROP TABLE removes.  Returns the RangeVar of a table CREATE TABLE
  * creates (NULL if none or if it exists already).
  */
@@ -131,6 +131,15 @@ before_statement(Node *parsetree)
 					return NULL;	/* IF NOT EXISTS, or the command fails */
 				return cs->relation;
 			}
+		case T_InsertStmt:
+			(void) replicated_target(((InsertStmt *) parsetree)->relation, false);
+			break;
+		case T_UpdateStmt:
+			(void) replicated_target(((UpdateStmt *) parsetree)->relation, false);
+			break;
+		case T_DeleteStmt:
+			(void) replicated_target(((DeleteStmt *) parsetree)->relation, false);
+			break;
 		case T_AlterTableStmt:
 			(void) replicated_target(((AlterTableStmt *) parsetree)->relation,
 									 false);
