@@ -62,13 +62,13 @@ committed_at(struct sim *s, raft_index i)
 
 	if (i >= SIM_MAX_INDEX)
 	{
-		sim_fail(s, "run size: index %llu is beyond the simulator's bound %u", ULL(i),
-				 SIM_MAX_INDEX);
+		sim_fail(s, "run size: index %llu is beyond the simulator's bound %u",
+				 ULL(i), SIM_MAX_INDEX);
 		return NULL;
 	}
 	if (i >= c->cap_committed)
 	{
-		size_t		cap = c->cap_committed ? c->cap_committed : 1024;
+		size_t cap = c->cap_committed ? c->cap_committed : 1024;
 
 		while (cap <= i)
 			cap *= 2;
@@ -87,60 +87,74 @@ entry_key(raft_index i, raft_term t)
 }
 
 void
-sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e, size_t n)
+sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e,
+				size_t n)
 {
 	const struct sim_log *l = &h->disk.cur.log;
 
 	for (size_t k = 0; k < n && !s->violated; k++)
 	{
-		uint64_t	hash = sim_entry_hash(e[k].type, e[k].data.base, e[k].data.len);
-		uint64_t	old_hash,
-					old_prev;
-		raft_term	prev;
-		bool		found = true;
+		uint64_t hash =
+			sim_entry_hash(e[k].type, e[k].data.base, e[k].data.len);
+		uint64_t old_hash, old_prev;
+		raft_term prev;
+		bool found = true;
 
 		if (e[k].term >= (1u << 24) || e[k].index == 0)
 		{
-			sim_fail(s, "entry: n%llu writes entry %llu/%llu out of bounds", ULL(h->id),
-					 ULL(e[k].index), ULL(e[k].term));
+			sim_fail(s, "entry: n%llu writes entry %llu/%llu out of bounds",
+					 ULL(h->id), ULL(e[k].index), ULL(e[k].term));
 			return;
 		}
 		if (e[k].index <= l->snap_index)
 		{
-			sim_fail(s, "ready entries: n%llu is asked to write %llu, covered by its "
-					 "snapshot %llu", ULL(h->id), ULL(e[k].index), ULL(l->snap_index));
+			sim_fail(
+				s,
+				"ready entries: n%llu is asked to write %llu, covered by its "
+				"snapshot %llu",
+				ULL(h->id), ULL(e[k].index), ULL(l->snap_index));
 			return;
 		}
 		if (k > 0 && e[k].index != e[k - 1].index + 1)
 		{
-			sim_fail(s, "ready entries: n%llu gets %llu after %llu", ULL(h->id),
-					 ULL(e[k].index), ULL(e[k - 1].index));
+			sim_fail(s, "ready entries: n%llu gets %llu after %llu",
+					 ULL(h->id), ULL(e[k].index), ULL(e[k - 1].index));
 			return;
 		}
 		prev = k > 0 ? e[k - 1].term : sim_log_term(l, e[k].index - 1, &found);
 		if (!found)
-			return;				/* a gap: the disk write reports it */
+			return; /* a gap: the disk write reports it */
 		if (e[k].term < prev)
 		{
-			sim_fail(s, "log terms: n%llu writes %llu/%llu after an entry of term %llu",
+			sim_fail(s,
+					 "log terms: n%llu writes %llu/%llu after an entry of "
+					 "term %llu",
 					 ULL(h->id), ULL(e[k].index), ULL(e[k].term), ULL(prev));
 			return;
 		}
-		if (sim_map_get(&s->chk.entries, entry_key(e[k].index, e[k].term), &old_hash,
-						&old_prev))
+		if (sim_map_get(&s->chk.entries, entry_key(e[k].index, e[k].term),
+						&old_hash, &old_prev))
 		{
 			if (old_hash != hash)
-				sim_fail(s, "log matching: n%llu writes an entry %llu/%llu different from "
-						 "another node's %llu/%llu", ULL(h->id), ULL(e[k].index),
-						 ULL(e[k].term), ULL(e[k].index), ULL(e[k].term));
+				sim_fail(s,
+						 "log matching: n%llu writes an entry %llu/%llu "
+						 "different from "
+						 "another node's %llu/%llu",
+						 ULL(h->id), ULL(e[k].index), ULL(e[k].term),
+						 ULL(e[k].index), ULL(e[k].term));
 			else if (old_prev != prev)
-				sim_fail(s, "log matching: n%llu has %llu/%llu after an entry of term "
-						 "%llu, another node after one of term %llu", ULL(h->id),
-						 ULL(e[k].index), ULL(e[k].term), ULL(prev), ULL(old_prev));
+				sim_fail(
+					s,
+					"log matching: n%llu has %llu/%llu after an entry of term "
+					"%llu, another node after one of term %llu",
+					ULL(h->id), ULL(e[k].index), ULL(e[k].term), ULL(prev),
+					ULL(old_prev));
 		}
 		else
-			sim_map_put(&s->chk.entries, entry_key(e[k].index, e[k].term), hash, prev);
-		if (e[k].index < s->chk.cap_committed && s->chk.committed[e[k].index].known)
+			sim_map_put(&s->chk.entries, entry_key(e[k].index, e[k].term),
+						hash, prev);
+		if (e[k].index < s->chk.cap_committed &&
+			s->chk.committed[e[k].index].known)
 		{
 			const struct sim_committed *c = &s->chk.committed[e[k].index];
 			const struct sim_entry *old = sim_log_get(l, e[k].index);
@@ -152,10 +166,12 @@ sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e, s
 			 */
 			if (old != NULL && old->term == c->term && old->hash == c->hash &&
 				(c->term != e[k].term || c->hash != hash))
-				sim_fail(s, "committed entry lost: n%llu writes %llu/%llu over the "
-						 "committed %llu/%llu (first applied by n%llu)", ULL(h->id),
-						 ULL(e[k].index), ULL(e[k].term), ULL(e[k].index), ULL(c->term),
-						 ULL(c->by));
+				sim_fail(
+					s,
+					"committed entry lost: n%llu writes %llu/%llu over the "
+					"committed %llu/%llu (first applied by n%llu)",
+					ULL(h->id), ULL(e[k].index), ULL(e[k].term),
+					ULL(e[k].index), ULL(c->term), ULL(c->by));
 		}
 	}
 }
@@ -173,39 +189,54 @@ sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
 
 	if (m->from != h->id)
 	{
-		sim_fail(s, "message: n%llu sends %s claiming to be from n%llu", ULL(h->id),
-				 sim_msg_name(m->type), ULL(m->from));
+		sim_fail(s, "message: n%llu sends %s claiming to be from n%llu",
+				 ULL(h->id), sim_msg_name(m->type), ULL(m->from));
 		return;
 	}
 	if (m->type == 0 || m->type > RAFT_MSG_TYPE_MAX)
 	{
-		sim_fail(s, "message: n%llu sends an unknown message type %u", ULL(h->id), m->type);
+		sim_fail(s, "message: n%llu sends an unknown message type %u",
+				 ULL(h->id), m->type);
 		return;
 	}
 	/* A pre-vote carries the term it would campaign for (§9.6). */
 	if (!is_prevote(m->type) && m->term > d->hs.term)
-		sim_fail(s, "durability: n%llu sends %s of term %llu while its durable term is "
-				 "%llu", ULL(h->id), sim_msg_name(m->type), ULL(m->term), ULL(d->hs.term));
+		sim_fail(s,
+				 "durability: n%llu sends %s of term %llu while its durable "
+				 "term is "
+				 "%llu",
+				 ULL(h->id), sim_msg_name(m->type), ULL(m->term),
+				 ULL(d->hs.term));
 	if (m->type == RAFT_MSG_VOTE_RESP && !m->reject)
 	{
-		uint64_t	key = m->term * (SIM_MAX_NODES + 1) + h->id;
-		uint64_t	cand;
+		uint64_t key = m->term * (SIM_MAX_NODES + 1) + h->id;
+		uint64_t cand;
 
 		if (s->cfg.safety_only)
 			return;
-		if (!sim_map_get(&s->chk.durable_votes, key, &cand, NULL) || cand != m->to)
-			sim_fail(s, "durability: n%llu grants its vote to n%llu in term %llu, but no "
-					 "hard state with that vote was durable (now term %llu vote n%llu)",
+		if (!sim_map_get(&s->chk.durable_votes, key, &cand, NULL) ||
+			cand != m->to)
+			sim_fail(s,
+					 "durability: n%llu grants its vote to n%llu in term "
+					 "%llu, but no "
+					 "hard state with that vote was durable (now term %llu "
+					 "vote n%llu)",
 					 ULL(h->id), ULL(m->to), ULL(m->term), ULL(d->hs.term),
 					 ULL(d->hs.vote));
 		if (sim_map_get(&s->chk.votes, key, &cand, NULL) && cand != m->to)
-			sim_fail(s, "double vote: n%llu grants votes to n%llu and n%llu in term %llu",
+			sim_fail(s,
+					 "double vote: n%llu grants votes to n%llu and n%llu in "
+					 "term %llu",
 					 ULL(h->id), ULL(cand), ULL(m->to), ULL(m->term));
 		sim_map_put(&s->chk.votes, key, m->to, 0);
 	}
-	if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index > sim_log_last(&d->log))
-		sim_fail(s, "durability: n%llu acknowledges entries up to %llu, but only %llu are "
-				 "durable", ULL(h->id), ULL(m->index), ULL(sim_log_last(&d->log)));
+	if (m->type == RAFT_MSG_APPEND_RESP && !m->reject &&
+		m->index > sim_log_last(&d->log))
+		sim_fail(s,
+				 "durability: n%llu acknowledges entries up to %llu, but only "
+				 "%llu are "
+				 "durable",
+				 ULL(h->id), ULL(m->index), ULL(sim_log_last(&d->log)));
 }
 
 /* After each sync: the vote a node has durably cast, per term. */
@@ -213,16 +244,19 @@ void
 sim_check_synced(struct sim *s, struct sim_host *h)
 {
 	const struct raft_hard_state *hs = &h->disk.durable.hs;
-	uint64_t	key = hs->term * (SIM_MAX_NODES + 1) + h->id;
-	uint64_t	cand;
+	uint64_t key = hs->term * (SIM_MAX_NODES + 1) + h->id;
+	uint64_t cand;
 
 	if (hs->vote == RAFT_NONE)
 		return;
 	if (sim_map_get(&s->chk.durable_votes, key, &cand, NULL))
 	{
 		if (cand != hs->vote && !s->cfg.safety_only)
-			sim_fail(s, "double vote: n%llu durably voted for n%llu and then n%llu in "
-					 "term %llu", ULL(h->id), ULL(cand), ULL(hs->vote), ULL(hs->term));
+			sim_fail(
+				s,
+				"double vote: n%llu durably voted for n%llu and then n%llu in "
+				"term %llu",
+				ULL(h->id), ULL(cand), ULL(hs->vote), ULL(hs->term));
 		return;
 	}
 	sim_map_put(&s->chk.durable_votes, key, hs->vote, 0);
@@ -248,16 +282,23 @@ sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 		return;
 	}
 	if (c->term != e->term || c->hash != e->hash)
-		sim_fail(s, "state machine safety: n%llu applies %llu/%llu, n%llu applied a "
-				 "different entry %llu/%llu there", ULL(h->id), ULL(e->index),
-				 ULL(e->term), ULL(c->by), ULL(e->index), ULL(c->term));
+		sim_fail(
+			s,
+			"state machine safety: n%llu applies %llu/%llu, n%llu applied a "
+			"different entry %llu/%llu there",
+			ULL(h->id), ULL(e->index), ULL(e->term), ULL(c->by), ULL(e->index),
+			ULL(c->term));
 	else if (c->rolling != h->rolling)
-		sim_fail(s, "state machine safety: n%llu's applied sequence up to %llu differs from "
-				 "n%llu's", ULL(h->id), ULL(e->index), ULL(c->by));
+		sim_fail(s,
+				 "state machine safety: n%llu's applied sequence up to %llu "
+				 "differs from "
+				 "n%llu's",
+				 ULL(h->id), ULL(e->index), ULL(c->by));
 }
 
 void
-sim_check_restore(struct sim *s, struct sim_host *h, const struct sim_snapshot *snap)
+sim_check_restore(struct sim *s, struct sim_host *h,
+				  const struct sim_snapshot *snap)
 {
 	struct sim_committed *c;
 
@@ -267,16 +308,22 @@ sim_check_restore(struct sim *s, struct sim_host *h, const struct sim_snapshot *
 	if (c == NULL)
 		return;
 	if (!c->known)
-		sim_fail(s, "snapshot: n%llu restores a snapshot at %llu, an index nobody applied",
+		sim_fail(s,
+				 "snapshot: n%llu restores a snapshot at %llu, an index "
+				 "nobody applied",
 				 ULL(h->id), ULL(snap->index));
 	else if (c->term != snap->term)
-		sim_fail(s, "snapshot: n%llu restores snapshot %llu/%llu, the entry applied there "
-				 "has term %llu", ULL(h->id), ULL(snap->index), ULL(snap->term),
-				 ULL(c->term));
+		sim_fail(s,
+				 "snapshot: n%llu restores snapshot %llu/%llu, the entry "
+				 "applied there "
+				 "has term %llu",
+				 ULL(h->id), ULL(snap->index), ULL(snap->term), ULL(c->term));
 	else if (c->rolling != h->rolling)
-		sim_fail(s, "state machine safety: n%llu restores a snapshot at %llu whose state "
-				 "differs from what n%llu applied", ULL(h->id), ULL(snap->index),
-				 ULL(c->by));
+		sim_fail(s,
+				 "state machine safety: n%llu restores a snapshot at %llu "
+				 "whose state "
+				 "differs from what n%llu applied",
+				 ULL(h->id), ULL(snap->index), ULL(c->by));
 }
 
 void
@@ -286,19 +333,21 @@ sim_check_read_start(struct sim *s, struct sim_host *h, uint64_t ctx)
 
 	if (c->n_reads == SIM_MAX_READS)
 	{
-		memmove(c->reads, c->reads + 1, (SIM_MAX_READS - 1) * sizeof(c->reads[0]));
+		memmove(c->reads, c->reads + 1,
+				(SIM_MAX_READS - 1) * sizeof(c->reads[0]));
 		c->n_reads--;
 	}
 	c->reads[c->n_reads].ctx = ctx;
 	c->reads[c->n_reads].lower_bound = c->max_commit;
 	c->reads[c->n_reads].started = s->now;
 	c->n_reads++;
-	sim_tracef(s, "n%llu * read_index ctx=%llu (commit known: %llu)", ULL(h->id), ULL(ctx),
-			   ULL(c->max_commit));
+	sim_tracef(s, "n%llu * read_index ctx=%llu (commit known: %llu)",
+			   ULL(h->id), ULL(ctx), ULL(c->max_commit));
 }
 
 void
-sim_check_read_done(struct sim *s, struct sim_host *h, const struct raft_read_state *rs)
+sim_check_read_done(struct sim *s, struct sim_host *h,
+					const struct raft_read_state *rs)
 {
 	struct sim_check *c = &s->chk;
 
@@ -306,15 +355,19 @@ sim_check_read_done(struct sim *s, struct sim_host *h, const struct raft_read_st
 	{
 		if (c->reads[k].ctx != rs->ctx)
 			continue;
-		sim_tracef(s, "n%llu * read ctx=%llu at index %llu", ULL(h->id), ULL(rs->ctx),
-				   ULL(rs->index));
+		sim_tracef(s, "n%llu * read ctx=%llu at index %llu", ULL(h->id),
+				   ULL(rs->ctx), ULL(rs->index));
 		if (rs->index < c->reads[k].lower_bound)
-			sim_fail(s, "linearizable read: n%llu answers read ctx=%llu with index %llu, "
-					 "but %llu was committed when it was asked", ULL(h->id), ULL(rs->ctx),
-					 ULL(rs->index), ULL(c->reads[k].lower_bound));
+			sim_fail(s,
+					 "linearizable read: n%llu answers read ctx=%llu with "
+					 "index %llu, "
+					 "but %llu was committed when it was asked",
+					 ULL(h->id), ULL(rs->ctx), ULL(rs->index),
+					 ULL(c->reads[k].lower_bound));
 		c->reads_answered++;
 		s->stats.reads_answered++;
-		memmove(c->reads + k, c->reads + k + 1, (c->n_reads - k - 1) * sizeof(c->reads[0]));
+		memmove(c->reads + k, c->reads + k + 1,
+				(c->n_reads - k - 1) * sizeof(c->reads[0]));
 		c->n_reads--;
 		return;
 	}
@@ -337,10 +390,13 @@ check_leader_completeness(struct sim *s, struct sim_host *h, raft_term term)
 		e = sim_log_get(l, i);
 		if (e == NULL || e->term != c->term || e->hash != c->hash)
 		{
-			sim_fail(s, "leader completeness: n%llu leads term %llu without the entry "
-					 "%llu/%llu committed by term %llu (it has %s%llu)", ULL(h->id),
-					 ULL(term), ULL(i), ULL(c->term), ULL(c->seen_term),
-					 e ? "term " : "no entry, last ", e ? ULL(e->term) : ULL(sim_log_last(l)));
+			sim_fail(
+				s,
+				"leader completeness: n%llu leads term %llu without the entry "
+				"%llu/%llu committed by term %llu (it has %s%llu)",
+				ULL(h->id), ULL(term), ULL(i), ULL(c->term), ULL(c->seen_term),
+				e ? "term " : "no entry, last ",
+				e ? ULL(e->term) : ULL(sim_log_last(l)));
 			return;
 		}
 	}
@@ -358,10 +414,13 @@ check_pending_commits(struct sim *s, struct sim_host *h)
 
 		s->stats.commit_rule_checks++;
 		if (e != NULL && e->term != pc->term)
-			sim_fail(s, "commit rule: n%llu, leader of term %llu, advanced its commit index "
-					 "to %llu whose entry has term %llu (§3.6.2: only entries of the "
-					 "leader's own term are committed by counting replicas)", ULL(h->id),
-					 ULL(pc->term), ULL(pc->index), ULL(e->term));
+			sim_fail(s,
+					 "commit rule: n%llu, leader of term %llu, advanced its "
+					 "commit index "
+					 "to %llu whose entry has term %llu (§3.6.2: only entries "
+					 "of the "
+					 "leader's own term are committed by counting replicas)",
+					 ULL(h->id), ULL(pc->term), ULL(pc->index), ULL(e->term));
 	}
 	h->n_pending_checks = 0;
 }
@@ -371,7 +430,7 @@ sim_check_node(struct sim *s, struct sim_host *h)
 {
 	struct raft_status st;
 	const struct raft_status *prev = h->have_status ? &h->st : NULL;
-	uint64_t	leader;
+	uint64_t leader;
 
 	if (!h->up || h->r == NULL)
 		return;
@@ -379,23 +438,28 @@ sim_check_node(struct sim *s, struct sim_host *h)
 	if (st.id != h->id)
 		sim_fail(s, "status: n%llu reports id %llu", ULL(h->id), ULL(st.id));
 	if (st.term < h->disk.durable.hs.term)
-		sim_fail(s, "term: n%llu is at term %llu below its durable term %llu", ULL(h->id),
-				 ULL(st.term), ULL(h->disk.durable.hs.term));
+		sim_fail(s, "term: n%llu is at term %llu below its durable term %llu",
+				 ULL(h->id), ULL(st.term), ULL(h->disk.durable.hs.term));
 	if (prev && st.term < prev->term)
 		sim_fail(s, "term: n%llu went from term %llu back to %llu", ULL(h->id),
 				 ULL(prev->term), ULL(st.term));
 	if (prev && st.commit < prev->commit)
-		sim_fail(s, "commit: n%llu's commit index went from %llu back to %llu", ULL(h->id),
-				 ULL(prev->commit), ULL(st.commit));
+		sim_fail(s, "commit: n%llu's commit index went from %llu back to %llu",
+				 ULL(h->id), ULL(prev->commit), ULL(st.commit));
 	if (st.commit > st.last_index)
-		sim_fail(s, "commit: n%llu's commit index %llu is beyond its last entry %llu",
-				 ULL(h->id), ULL(st.commit), ULL(st.last_index));
+		sim_fail(
+			s,
+			"commit: n%llu's commit index %llu is beyond its last entry %llu",
+			ULL(h->id), ULL(st.commit), ULL(st.last_index));
 	if (st.applied > st.commit)
-		sim_fail(s, "commit: n%llu handed out %llu for apply with commit index %llu",
-				 ULL(h->id), ULL(st.applied), ULL(st.commit));
+		sim_fail(
+			s,
+			"commit: n%llu handed out %llu for apply with commit index %llu",
+			ULL(h->id), ULL(st.applied), ULL(st.commit));
 	if (st.commit > s->chk.max_commit)
 		s->chk.max_commit = st.commit;
-	if (!prev || prev->role != st.role || prev->term != st.term || prev->leader != st.leader)
+	if (!prev || prev->role != st.role || prev->term != st.term ||
+		prev->leader != st.leader)
 		sim_tracef(s, "n%llu > %s term %llu, leader n%llu%s", ULL(h->id),
 				   raft_role_name(st.role), ULL(st.term), ULL(st.leader),
 				   st.role == RAFT_LEADER ? " ***" : "");
@@ -404,7 +468,9 @@ sim_check_node(struct sim *s, struct sim_host *h)
 		if (sim_map_get(&s->chk.leaders, st.term, &leader, NULL))
 		{
 			if (leader != h->id)
-				sim_fail(s, "election safety: n%llu and n%llu are both leaders of term %llu",
+				sim_fail(s,
+						 "election safety: n%llu and n%llu are both leaders "
+						 "of term %llu",
 						 ULL(leader), ULL(h->id), ULL(st.term));
 		}
 		else
@@ -418,7 +484,8 @@ sim_check_node(struct sim *s, struct sim_host *h)
 			if (h->n_pending_checks == SIM_MAX_PENDING_CHECKS)
 			{
 				memmove(h->pending_checks, h->pending_checks + 1,
-						(SIM_MAX_PENDING_CHECKS - 1) * sizeof(h->pending_checks[0]));
+						(SIM_MAX_PENDING_CHECKS - 1) *
+							sizeof(h->pending_checks[0]));
 				h->n_pending_checks--;
 			}
 			h->pending_checks[h->n_pending_checks].term = st.term;
@@ -427,17 +494,21 @@ sim_check_node(struct sim *s, struct sim_host *h)
 		}
 	}
 	else if (prev && prev->role == RAFT_LEADER && prev->term != st.term)
-		h->n_pending_checks = 0;	/* what it committed is checked elsewhere */
+		h->n_pending_checks = 0; /* what it committed is checked elsewhere */
 	if (sim_host_quiet(h))
 	{
-		bool		found;
-		raft_term	last_term = sim_log_term(&h->disk.cur.log, st.last_index, &found);
+		bool found;
+		raft_term last_term =
+			sim_log_term(&h->disk.cur.log, st.last_index, &found);
 
 		if (st.last_index != sim_log_last(&h->disk.cur.log) || !found ||
 			last_term != st.last_term)
-			sim_fail(s, "host view: n%llu's core log ends at %llu/%llu, but the entries it "
-					 "handed out end at %llu", ULL(h->id), ULL(st.last_index),
-					 ULL(st.last_term), ULL(sim_log_last(&h->disk.cur.log)));
+			sim_fail(s,
+					 "host view: n%llu's core log ends at %llu/%llu, but the "
+					 "entries it "
+					 "handed out end at %llu",
+					 ULL(h->id), ULL(st.last_index), ULL(st.last_term),
+					 ULL(sim_log_last(&h->disk.cur.log)));
 		check_pending_commits(s, h);
 		if (st.role == RAFT_LEADER && h->leader_checked_term != st.term)
 		{

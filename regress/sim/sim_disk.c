@@ -20,7 +20,7 @@
 uint64_t
 sim_entry_hash(uint8_t type, const void *data, size_t len)
 {
-	uint64_t	h = sim_hash_bytes(0, &type, 1);
+	uint64_t h = sim_hash_bytes(0, &type, 1);
 
 	return sim_mix64(sim_hash_bytes(h, data, len));
 }
@@ -93,10 +93,10 @@ log_free(struct sim_log *l)
 static bool
 log_write(struct sim_log *l, const struct sim_entry *e, size_t n)
 {
-	size_t		k = 0;
+	size_t k = 0;
 
 	while (k < n && e[k].index <= l->snap_index)
-		k++;					/* already covered by the snapshot */
+		k++; /* already covered by the snapshot */
 	if (k == n)
 		return true;
 	if (e[k].index > sim_log_last(l) + 1)
@@ -119,7 +119,7 @@ log_write(struct sim_log *l, const struct sim_entry *e, size_t n)
 static void
 log_drop_prefix(struct sim_log *l, raft_index upto, raft_term term)
 {
-	size_t		drop;
+	size_t drop;
 
 	if (upto <= l->snap_index)
 		return;
@@ -164,7 +164,8 @@ op_new(struct sim_disk *d, uint8_t kind)
 	if (d->n_pending == d->cap_pending)
 	{
 		d->cap_pending = d->cap_pending ? d->cap_pending * 2 : 8;
-		d->pending = sim_xrealloc(d->pending, d->cap_pending * sizeof(*d->pending));
+		d->pending =
+			sim_xrealloc(d->pending, d->cap_pending * sizeof(*d->pending));
 	}
 	op = &d->pending[d->n_pending++];
 	memset(op, 0, sizeof(*op));
@@ -210,7 +211,7 @@ bool
 sim_disk_empty(const struct sim_disk *d)
 {
 	return d->durable.hs.term == 0 && d->durable.hs.vote == 0 &&
-		d->durable.snap.index == 0 && sim_log_last(&d->durable.log) == 0;
+		   d->durable.snap.index == 0 && sim_log_last(&d->durable.log) == 0;
 }
 
 void
@@ -223,7 +224,8 @@ sim_disk_write_hard_state(struct sim_disk *d, const struct raft_hard_state *hs)
 }
 
 bool
-sim_disk_write_entries(struct sim_disk *d, const struct raft_entry *e, size_t n)
+sim_disk_write_entries(struct sim_disk *d, const struct raft_entry *e,
+					   size_t n)
 {
 	struct sim_op *op;
 

@@ -11,11 +11,11 @@
  * ready points to is copied when it is taken.
  *
  * The state machine is the applied sequence itself, kept as a rolling hash
- * of (index, term, entry hash), plus where it applied the run's final marker; it is volatile:
- * a restart rebuilds it from the latest durable snapshot and the core hands
- * the entries after it out again.  A snapshot's data is that state
- * serialized (index, term, rolling hash, marker), so a node restored from
- * one continues the checker's prefix check.
+ * of (index, term, entry hash), plus where it applied the run's final marker;
+ * it is volatile: a restart rebuilds it from the latest durable snapshot and
+ * the core hands the entries after it out again.  A snapshot's data is that
+ * state serialized (index, term, rolling hash, marker), so a node restored
+ * from one continues the checker's prefix check.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +23,13 @@
 #include "codec.h"
 #include "sim.h"
 
-#define SNAP_CHECK_SALT 0x534e4150ull	/* "SNAP" */
+#define SNAP_CHECK_SALT 0x534e4150ull /* "SNAP" */
 
 size_t
 sim_make_command(uint8_t *buf, size_t cap, uint32_t magic, uint64_t id,
 				 raft_id from, size_t pad)
 {
-	size_t		len = 16 + pad;
+	size_t len = 16 + pad;
 
 	if (len > cap)
 		len = cap;
@@ -51,7 +51,7 @@ put64(uint8_t *p, uint64_t v)
 static uint64_t
 get64(const uint8_t *p)
 {
-	uint64_t	v;
+	uint64_t v;
 
 	memcpy(&v, p, 8);
 	return v;
@@ -68,15 +68,16 @@ snap_encode(struct sim_snapshot *s, raft_index index, raft_term term,
 	put64(s->data + 8, term);
 	put64(s->data + 16, rolling);
 	put64(s->data + 24, marker);
-	put64(s->data + 32, sim_mix64(index ^ sim_mix64(term ^ sim_mix64(rolling ^ marker))) ^
-		  SNAP_CHECK_SALT);
+	put64(s->data + 32,
+		  sim_mix64(index ^ sim_mix64(term ^ sim_mix64(rolling ^ marker))) ^
+			  SNAP_CHECK_SALT);
 }
 
 static bool
-snap_decode(const uint8_t *data, size_t len, raft_index *index, uint64_t *rolling,
-			uint64_t *marker)
+snap_decode(const uint8_t *data, size_t len, raft_index *index,
+			uint64_t *rolling, uint64_t *marker)
 {
-	raft_term	term;
+	raft_term term;
 
 	if (len != SIM_SNAP_DATA)
 		return false;
@@ -85,22 +86,24 @@ snap_decode(const uint8_t *data, size_t len, raft_index *index, uint64_t *rollin
 	*rolling = get64(data + 16);
 	*marker = get64(data + 24);
 	return get64(data + 32) ==
-		(sim_mix64(*index ^ sim_mix64(term ^ sim_mix64(*rolling ^ *marker))) ^
-		 SNAP_CHECK_SALT);
+		   (sim_mix64(*index ^
+					  sim_mix64(term ^ sim_mix64(*rolling ^ *marker))) ^
+			SNAP_CHECK_SALT);
 }
 
 static void
 core_trace(void *arg, raft_id id, const char *line)
 {
-	sim_tracef((struct sim *) arg, "n%llu : %s", (unsigned long long) id, line);
+	sim_tracef((struct sim *) arg, "n%llu : %s", (unsigned long long) id,
+			   line);
 }
 
 /* ------------------------------------------------------------------------
  * The state machine.
  * ------------------------------------------------------------------------ */
 static void
-sm_reset(struct sim_host *h, raft_index index, raft_term term, uint64_t rolling,
-		 uint64_t marker)
+sm_reset(struct sim_host *h, raft_index index, raft_term term,
+		 uint64_t rolling, uint64_t marker)
 {
 	h->applied = index;
 	h->rolling = rolling;
@@ -125,7 +128,8 @@ sm_push(struct sim_host *h, raft_term term)
 	{
 		h->hist_cap *= 2;
 		h->hist = sim_xrealloc(h->hist, h->hist_cap * sizeof(*h->hist));
-		h->hist_term = sim_xrealloc(h->hist_term, h->hist_cap * sizeof(*h->hist_term));
+		h->hist_term =
+			sim_xrealloc(h->hist_term, h->hist_cap * sizeof(*h->hist_term));
 	}
 	h->hist[h->hist_n] = h->rolling;
 	h->hist_term[h->hist_n] = term;
@@ -135,9 +139,8 @@ sm_push(struct sim_host *h, raft_term term)
 static void
 sm_restore(struct sim *s, struct sim_host *h, const struct sim_snapshot *snap)
 {
-	raft_index	index = 0;
-	uint64_t	rolling = 0,
-				marker = 0;
+	raft_index index = 0;
+	uint64_t rolling = 0, marker = 0;
 
 	if (snap->index == 0)
 	{
@@ -147,9 +150,11 @@ sm_restore(struct sim *s, struct sim_host *h, const struct sim_snapshot *snap)
 	if (!snap_decode(snap->data, snap->len, &index, &rolling, &marker) ||
 		index != snap->index)
 	{
-		sim_fail(s, "snapshot data: n%llu got a snapshot at %llu whose data is not the "
-				 "state the host serialized", (unsigned long long) h->id,
-				 (unsigned long long) snap->index);
+		sim_fail(s,
+				 "snapshot data: n%llu got a snapshot at %llu whose data is "
+				 "not the "
+				 "state the host serialized",
+				 (unsigned long long) h->id, (unsigned long long) snap->index);
 		return;
 	}
 	sm_reset(h, index, snap->term, rolling, marker);
@@ -160,13 +165,16 @@ static void
 config_applied(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 {
 	struct raft_config cfg;
-	int			rc = raft_decode_config(e->data, e->len, &cfg);
+	int rc = raft_decode_config(e->data, e->len, &cfg);
 
 	if (rc != RAFT_OK)
 	{
-		sim_fail(s, "config entry: n%llu applied a configuration entry at %llu that does "
-				 "not decode (%s)", (unsigned long long) h->id,
-				 (unsigned long long) e->index, raft_strerror(rc));
+		sim_fail(s,
+				 "config entry: n%llu applied a configuration entry at %llu "
+				 "that does "
+				 "not decode (%s)",
+				 (unsigned long long) h->id, (unsigned long long) e->index,
+				 raft_strerror(rc));
 		return;
 	}
 	if (cfg.joint)
@@ -175,11 +183,13 @@ config_applied(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 	{
 		struct sim_host *x = &s->hosts[id];
 
-		if (!x->exists || x->removed || x->shutdown_at != 0 || x->add_index >= e->index)
+		if (!x->exists || x->removed || x->shutdown_at != 0 ||
+			x->add_index >= e->index)
 			continue;
 		if (raft_config_find(&cfg, id) != NULL)
 			continue;
-		x->shutdown_at = s->now + sim_rng_range(&s->rng_host, 1, 5) * SIM_TICK_MS;
+		x->shutdown_at =
+			s->now + sim_rng_range(&s->rng_host, 1, 5) * SIM_TICK_MS;
 		sim_tracef(s, "n%llu * configuration %llu without n%llu is committed",
 				   (unsigned long long) h->id, (unsigned long long) e->index,
 				   (unsigned long long) id);
@@ -191,23 +201,26 @@ host_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 {
 	if (e->index != h->applied + 1)
 	{
-		sim_fail(s, "apply order: n%llu was handed entry %llu to apply after %llu",
-				 (unsigned long long) h->id, (unsigned long long) e->index,
-				 (unsigned long long) h->applied);
+		sim_fail(
+			s, "apply order: n%llu was handed entry %llu to apply after %llu",
+			(unsigned long long) h->id, (unsigned long long) e->index,
+			(unsigned long long) h->applied);
 		return;
 	}
-	h->rolling = sim_mix64(h->rolling ^ sim_mix64(e->index * 1000003u + e->term) ^ e->hash);
+	h->rolling = sim_mix64(h->rolling ^
+						   sim_mix64(e->index * 1000003u + e->term) ^ e->hash);
 	h->applied = e->index;
 	sm_push(h, e->term);
 	sim_check_apply(s, h, e);
 	if (e->type == RAFT_ENTRY_COMMAND && e->len >= 12)
 	{
-		uint32_t	magic;
-		uint64_t	id;
+		uint32_t magic;
+		uint64_t id;
 
 		memcpy(&magic, e->data, 4);
 		memcpy(&id, e->data + 4, 8);
-		if (magic == SIM_MARKER_MAGIC && id == s->marker_id && s->marker_id != 0)
+		if (magic == SIM_MARKER_MAGIC && id == s->marker_id &&
+			s->marker_id != 0)
 			if (h->marker_at == 0)
 				h->marker_at = e->index;
 	}
@@ -224,8 +237,9 @@ host_new_raft(struct sim *s, struct sim_host *h)
 	struct raft_options opt;
 	struct raft *r;
 
-	raft_options_default(&opt, h->id,
-						 sim_mix64(s->cfg.seed ^ sim_mix64(h->id * 131 + h->incarnation)));
+	raft_options_default(
+		&opt, h->id,
+		sim_mix64(s->cfg.seed ^ sim_mix64(h->id * 131 + h->incarnation)));
 	opt.election_ticks = s->election_ticks;
 	opt.heartbeat_ticks = s->heartbeat_ticks;
 	opt.pre_vote = s->pre_vote;
@@ -238,14 +252,15 @@ host_new_raft(struct sim *s, struct sim_host *h)
 	opt.trace_arg = s;
 	r = raft_new(&opt);
 	if (r == NULL)
-		sim_fail(s, "raft_new: refused the options for n%llu", (unsigned long long) h->id);
+		sim_fail(s, "raft_new: refused the options for n%llu",
+				 (unsigned long long) h->id);
 	return r;
 }
 
 static void
 host_schedule_tick(struct sim *s, struct sim_host *h)
 {
-	uint64_t	next = (s->now / SIM_TICK_MS + 1) * SIM_TICK_MS + h->tick_phase;
+	uint64_t next = (s->now / SIM_TICK_MS + 1) * SIM_TICK_MS + h->tick_phase;
 
 	sim_push(s, next, SIM_EV_TICK, h->id, h->incarnation, NULL);
 }
@@ -256,7 +271,7 @@ host_load(struct sim *s, struct sim_host *h)
 	const struct sim_store *d = &h->disk.durable;
 	struct raft_snapshot snap;
 	struct raft_entry *ents;
-	int			rc;
+	int rc;
 
 	memset(&snap, 0, sizeof(snap));
 	snap.index = d->snap.index;
@@ -285,7 +300,7 @@ host_load(struct sim *s, struct sim_host *h)
 void
 sim_host_start(struct sim *s, struct sim_host *h, bool bootstrap)
 {
-	int			rc;
+	int rc;
 
 	h->exists = true;
 	h->up = true;
@@ -304,8 +319,8 @@ sim_host_start(struct sim *s, struct sim_host *h, bool bootstrap)
 	{
 		rc = raft_bootstrap(h->r, &s->initial_cfg);
 		if (rc != RAFT_OK)
-			sim_fail(s, "raft_bootstrap: n%llu refused (%s)", (unsigned long long) h->id,
-					 raft_strerror(rc));
+			sim_fail(s, "raft_bootstrap: n%llu refused (%s)",
+					 (unsigned long long) h->id, raft_strerror(rc));
 	}
 	host_schedule_tick(s, h);
 	sim_host_pump(s, h);
@@ -325,8 +340,11 @@ sim_host_restart(struct sim *s, struct sim_host *h)
 		h->up = false;
 		return;
 	}
-	sim_tracef(s, "n%llu * restart: term %llu vote n%llu commit %llu snapshot %llu last %llu",
-			   (unsigned long long) h->id, (unsigned long long) h->disk.durable.hs.term,
+	sim_tracef(s,
+			   "n%llu * restart: term %llu vote n%llu commit %llu snapshot "
+			   "%llu last %llu",
+			   (unsigned long long) h->id,
+			   (unsigned long long) h->disk.durable.hs.term,
 			   (unsigned long long) h->disk.durable.hs.vote,
 			   (unsigned long long) h->disk.durable.hs.commit,
 			   (unsigned long long) h->disk.durable.snap.index,
@@ -337,11 +355,11 @@ sim_host_restart(struct sim *s, struct sim_host *h)
 		sm_reset(h, 0, 0, 0, 0);
 		if (h->initial)
 		{
-			int			rc = raft_bootstrap(h->r, &s->initial_cfg);
+			int rc = raft_bootstrap(h->r, &s->initial_cfg);
 
 			if (rc != RAFT_OK)
-				sim_fail(s, "raft_bootstrap: n%llu refused (%s)", (unsigned long long) h->id,
-						 raft_strerror(rc));
+				sim_fail(s, "raft_bootstrap: n%llu refused (%s)",
+						 (unsigned long long) h->id, raft_strerror(rc));
 		}
 	}
 	else
@@ -373,8 +391,8 @@ sim_host_crash(struct sim *s, struct sim_host *h)
 {
 	if (!h->up)
 		return;
-	sim_tracef(s, "n%llu * crash: %zu unsynced writes lost", (unsigned long long) h->id,
-			   h->disk.n_pending);
+	sim_tracef(s, "n%llu * crash: %zu unsynced writes lost",
+			   (unsigned long long) h->id, h->disk.n_pending);
 	raft_free(h->r);
 	h->r = NULL;
 	ready_free(h);
@@ -389,7 +407,8 @@ sim_host_shutdown(struct sim *s, struct sim_host *h)
 {
 	if (h->up)
 	{
-		sim_tracef(s, "n%llu * shut down: removed from the cluster", (unsigned long long) h->id);
+		sim_tracef(s, "n%llu * shut down: removed from the cluster",
+				   (unsigned long long) h->id);
 		raft_free(h->r);
 		h->r = NULL;
 		ready_free(h);
@@ -420,10 +439,11 @@ sim_host_free(struct sim_host *h)
 static void
 trace_ready(struct sim *s, struct sim_host *h, const struct raft_ready *rd)
 {
-	char		line[SIM_LINE];
-	int			n = 0;
+	char line[SIM_LINE];
+	int n = 0;
 
-	n += snprintf(line + n, sizeof(line) - n, "n%llu . ready", (unsigned long long) h->id);
+	n += snprintf(line + n, sizeof(line) - n, "n%llu . ready",
+				  (unsigned long long) h->id);
 	if (rd->snapshot)
 		n += snprintf(line + n, sizeof(line) - n, " snap=%llu/%llu",
 					  (unsigned long long) rd->snapshot->index,
@@ -434,15 +454,17 @@ trace_ready(struct sim *s, struct sim_host *h, const struct raft_ready *rd)
 					  (unsigned long long) rd->hard_state.vote,
 					  (unsigned long long) rd->hard_state.commit);
 	if (rd->n_entries && n < (int) sizeof(line))
-		n += snprintf(line + n, sizeof(line) - n, " ents=[%llu/%llu..%llu/%llu]",
-					  (unsigned long long) rd->entries[0].index,
-					  (unsigned long long) rd->entries[0].term,
-					  (unsigned long long) rd->entries[rd->n_entries - 1].index,
-					  (unsigned long long) rd->entries[rd->n_entries - 1].term);
+		n += snprintf(
+			line + n, sizeof(line) - n, " ents=[%llu/%llu..%llu/%llu]",
+			(unsigned long long) rd->entries[0].index,
+			(unsigned long long) rd->entries[0].term,
+			(unsigned long long) rd->entries[rd->n_entries - 1].index,
+			(unsigned long long) rd->entries[rd->n_entries - 1].term);
 	if (rd->n_committed && n < (int) sizeof(line))
-		n += snprintf(line + n, sizeof(line) - n, " apply=[%llu..%llu]",
-					  (unsigned long long) rd->committed[0].index,
-					  (unsigned long long) rd->committed[rd->n_committed - 1].index);
+		n += snprintf(
+			line + n, sizeof(line) - n, " apply=[%llu..%llu]",
+			(unsigned long long) rd->committed[0].index,
+			(unsigned long long) rd->committed[rd->n_committed - 1].index);
 	if (rd->n_messages && n < (int) sizeof(line))
 		n += snprintf(line + n, sizeof(line) - n, " msgs=%u", rd->n_messages);
 	if (rd->n_reads && n < (int) sizeof(line))
@@ -455,7 +477,7 @@ static bool
 take_ready(struct sim *s, struct sim_host *h)
 {
 	struct raft_ready *rd = &h->rd;
-	bool		persist = false;
+	bool persist = false;
 
 	raft_ready(h->r, rd);
 	trace_ready(s, h, rd);
@@ -468,8 +490,11 @@ take_ready(struct sim *s, struct sim_host *h)
 		snap->term = rd->snapshot->term;
 		snap->config = rd->snapshot->config;
 		if (rd->snapshot->data.len > SIM_SNAP_DATA)
-			sim_fail(s, "snapshot data: n%llu got %zu bytes of snapshot data, the host "
-					 "wrote %d", (unsigned long long) h->id, rd->snapshot->data.len,
+			sim_fail(s,
+					 "snapshot data: n%llu got %zu bytes of snapshot data, "
+					 "the host "
+					 "wrote %d",
+					 (unsigned long long) h->id, rd->snapshot->data.len,
 					 SIM_SNAP_DATA);
 		else
 		{
@@ -490,8 +515,11 @@ take_ready(struct sim *s, struct sim_host *h)
 	{
 		sim_check_write(s, h, rd->entries, rd->n_entries);
 		if (!sim_disk_write_entries(&h->disk, rd->entries, rd->n_entries))
-			sim_fail(s, "log gap: n%llu was asked to write entries from %llu after its "
-					 "last entry %llu", (unsigned long long) h->id,
+			sim_fail(s,
+					 "log gap: n%llu was asked to write entries from %llu "
+					 "after its "
+					 "last entry %llu",
+					 (unsigned long long) h->id,
 					 (unsigned long long) rd->entries[0].index,
 					 (unsigned long long) sim_log_last(&h->disk.cur.log));
 		persist = true;
@@ -533,8 +561,11 @@ finish_ready(struct sim *s, struct sim_host *h)
 	if (h->rd_has_snapshot)
 	{
 		if (h->rd_snapshot.index < h->applied)
-			sim_fail(s, "snapshot restore: n%llu was handed snapshot %llu after applying "
-					 "%llu", (unsigned long long) h->id,
+			sim_fail(s,
+					 "snapshot restore: n%llu was handed snapshot %llu after "
+					 "applying "
+					 "%llu",
+					 (unsigned long long) h->id,
 					 (unsigned long long) h->rd_snapshot.index,
 					 (unsigned long long) h->applied);
 		sm_restore(s, h, &h->rd_snapshot);
@@ -557,21 +588,25 @@ finish_ready(struct sim *s, struct sim_host *h)
 void
 sim_host_pump(struct sim *s, struct sim_host *h)
 {
-	unsigned	rounds = 0;
+	unsigned rounds = 0;
 
 	while (h->up && !h->syncing && !s->violated && raft_has_ready(h->r))
 	{
 		if (++rounds > 64)
 		{
-			sim_fail(s, "ready loop: n%llu still has a ready after 64 rounds in one step",
+			sim_fail(s,
+					 "ready loop: n%llu still has a ready after 64 rounds in "
+					 "one step",
 					 (unsigned long long) h->id);
 			return;
 		}
 		if (take_ready(s, h))
 		{
-			uint64_t	delay = sim_rng_below(&s->rng_host, s->sync_delay_max_ms + 1);
+			uint64_t delay =
+				sim_rng_below(&s->rng_host, s->sync_delay_max_ms + 1);
 
-			sim_push(s, s->now + delay, SIM_EV_SYNC, h->id, h->incarnation, NULL);
+			sim_push(s, s->now + delay, SIM_EV_SYNC, h->id, h->incarnation,
+					 NULL);
 			return;
 		}
 		finish_ready(s, h);
@@ -597,7 +632,8 @@ sim_host_quiet(const struct sim_host *h)
  * Compaction: the host's snapshot at applied - tail, then raft_compact.
  * ------------------------------------------------------------------------ */
 static bool
-config_at(struct sim *s, struct sim_host *h, raft_index index, struct raft_config *cfg)
+config_at(struct sim *s, struct sim_host *h, raft_index index,
+		  struct raft_config *cfg)
 {
 	const struct sim_log *l = &h->disk.cur.log;
 
@@ -620,8 +656,8 @@ sim_host_compact(struct sim *s, struct sim_host *h, raft_index tail)
 	struct sim_snapshot snap;
 	struct raft_buffer buf;
 	struct raft_status st;
-	raft_index	index;
-	int			rc;
+	raft_index index;
+	int rc;
 
 	if (!h->up || h->syncing || h->applied <= tail)
 		return;
@@ -632,7 +668,8 @@ sim_host_compact(struct sim *s, struct sim_host *h, raft_index tail)
 	memset(&snap, 0, sizeof(snap));
 	if (!config_at(s, h, index, &snap.config))
 	{
-		sim_fail(s, "compaction: n%llu finds no configuration at or before %llu",
+		sim_fail(s,
+				 "compaction: n%llu finds no configuration at or before %llu",
 				 (unsigned long long) h->id, (unsigned long long) index);
 		return;
 	}
@@ -646,10 +683,14 @@ sim_host_compact(struct sim *s, struct sim_host *h, raft_index tail)
 	if (rc != RAFT_OK)
 	{
 		if (index > st.snapshot_index && index <= st.applied)
-			sim_fail(s, "raft_compact: n%llu refused to compact to %llu (applied %llu, "
-					 "snapshot %llu): %s", (unsigned long long) h->id,
-					 (unsigned long long) index, (unsigned long long) st.applied,
-					 (unsigned long long) st.snapshot_index, raft_strerror(rc));
+			sim_fail(s,
+					 "raft_compact: n%llu refused to compact to %llu (applied "
+					 "%llu, "
+					 "snapshot %llu): %s",
+					 (unsigned long long) h->id, (unsigned long long) index,
+					 (unsigned long long) st.applied,
+					 (unsigned long long) st.snapshot_index,
+					 raft_strerror(rc));
 		return;
 	}
 	sim_disk_compact(&h->disk, &snap);

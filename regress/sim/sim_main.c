@@ -71,17 +71,18 @@
 
 #define ULL(x) ((unsigned long long) (x))
 
-static struct sim *current;		/* for the report of a crash in the core */
+static struct sim *current; /* for the report of a crash in the core */
 static bool expect_violation;
 
 static void
 usage(void)
 {
-	fprintf(stderr,
-			"usage: raft-sim (--seeds N [--first-seed F] | --seed S [--trace])\n"
-			"                [--nodes 3|5] [--steps MAX] [--trace-tail LINES]\n"
-			"                [--replay-check] [--lease-reads] [--safety-only]\n"
-			"                [--expect-violation]\n");
+	fprintf(
+		stderr,
+		"usage: raft-sim (--seeds N [--first-seed F] | --seed S [--trace])\n"
+		"                [--nodes 3|5] [--steps MAX] [--trace-tail LINES]\n"
+		"                [--replay-check] [--lease-reads] [--safety-only]\n"
+		"                [--expect-violation]\n");
 	exit(2);
 }
 
@@ -93,13 +94,18 @@ on_fatal_signal(int sig)
 	fflush(stdout);
 	if (s != NULL)
 	{
-		fprintf(stderr, "sim: seed %llu: VIOLATION the core crashed (signal %d: %s) at "
-				"%llu ms, step %llu\n", ULL(s->cfg.seed), sig,
-				sig == SIGABRT ? "abort, an assertion?" : "segmentation fault",
-				ULL(s->now), ULL(s->steps));
-		fprintf(stderr, "--- last trace lines (seed %llu) ---\n", ULL(s->cfg.seed));
+		fprintf(
+			stderr,
+			"sim: seed %llu: VIOLATION the core crashed (signal %d: %s) at "
+			"%llu ms, step %llu\n",
+			ULL(s->cfg.seed), sig,
+			sig == SIGABRT ? "abort, an assertion?" : "segmentation fault",
+			ULL(s->now), ULL(s->steps));
+		fprintf(stderr, "--- last trace lines (seed %llu) ---\n",
+				ULL(s->cfg.seed));
 		sim_trace_dump(&s->trace, stderr, 0);
-		fprintf(stderr, "--- replay: make sim SEED=%llu ---\n", ULL(s->cfg.seed));
+		fprintf(stderr, "--- replay: make sim SEED=%llu ---\n",
+				ULL(s->cfg.seed));
 	}
 	fflush(stderr);
 	_exit(expect_violation ? 0 : 128 + sig);
@@ -116,10 +122,10 @@ wall_seconds(void)
 
 struct outcome
 {
-	bool		violated;
-	uint64_t	steps;
-	uint64_t	trace_hash;
-	uint64_t	trace_lines;
+	bool violated;
+	uint64_t steps;
+	uint64_t trace_hash;
+	uint64_t trace_lines;
 	struct sim_stats stats;
 };
 
@@ -154,12 +160,17 @@ run_one(const struct sim_config *cfg, bool report, bool summary)
 	else if (s.violated)
 		printf("sim: seed %llu: VIOLATION %s\n", ULL(cfg->seed), s.violation);
 	if (summary)
-		printf("sim: seed %llu: %s; %u nodes, %llu steps, %llu ms simulated, %llu "
-			   "proposals, %llu crashes, %llu partitions, %llu config changes, %llu "
-			   "transfers, %llu reads answered, highest applied index %llu, trace %llu "
-			   "lines hash %016llx\n", ULL(cfg->seed), s.violated ? "VIOLATION" : "ok",
-			   s.n_initial, ULL(s.steps), ULL(s.now), ULL(s.stats.proposals), ULL(s.stats.crashes),
-			   ULL(s.stats.partitions), ULL(s.stats.config_changes), ULL(s.stats.transfers),
+		printf("sim: seed %llu: %s; %u nodes, %llu steps, %llu ms simulated, "
+			   "%llu "
+			   "proposals, %llu crashes, %llu partitions, %llu config "
+			   "changes, %llu "
+			   "transfers, %llu reads answered, highest applied index %llu, "
+			   "trace %llu "
+			   "lines hash %016llx\n",
+			   ULL(cfg->seed), s.violated ? "VIOLATION" : "ok", s.n_initial,
+			   ULL(s.steps), ULL(s.now), ULL(s.stats.proposals),
+			   ULL(s.stats.crashes), ULL(s.stats.partitions),
+			   ULL(s.stats.config_changes), ULL(s.stats.transfers),
 			   ULL(s.stats.reads_answered), ULL(s.stats.applied),
 			   ULL(s.trace.lines), ULL(s.trace.hash));
 	fflush(stdout);
@@ -170,7 +181,7 @@ run_one(const struct sim_config *cfg, bool report, bool summary)
 static uint64_t
 parse_u64(const char *arg)
 {
-	char	   *end;
+	char *end;
 	unsigned long long v;
 
 	if (arg == NULL)
@@ -185,16 +196,10 @@ int
 main(int argc, char **argv)
 {
 	struct sim_config cfg;
-	uint64_t	seeds = 0,
-				first = 1,
-				total_steps = 0,
-				violations = 0,
-				replayed = 0,
-				replay_diffs = 0,
-				ran = 0;
-	bool		one = false,
-				replay_all = false;
-	double		t0;
+	uint64_t seeds = 0, first = 1, total_steps = 0, violations = 0,
+			 replayed = 0, replay_diffs = 0, ran = 0;
+	bool one = false, replay_all = false;
+	double t0;
 	struct sim_stats sum;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -279,10 +284,14 @@ main(int argc, char **argv)
 			if (p.trace_hash != o.trace_hash || p.steps != o.steps ||
 				p.trace_lines != o.trace_lines || p.violated != o.violated)
 			{
-				printf("sim: seed %llu: VIOLATION determinism: the replay differs (trace "
-					   "%016llx, %llu lines, %llu steps; then %016llx, %llu lines, %llu "
-					   "steps)\n", ULL(cfg.seed), ULL(o.trace_hash), ULL(o.trace_lines),
-					   ULL(o.steps), ULL(p.trace_hash), ULL(p.trace_lines), ULL(p.steps));
+				printf("sim: seed %llu: VIOLATION determinism: the replay "
+					   "differs (trace "
+					   "%016llx, %llu lines, %llu steps; then %016llx, %llu "
+					   "lines, %llu "
+					   "steps)\n",
+					   ULL(cfg.seed), ULL(o.trace_hash), ULL(o.trace_lines),
+					   ULL(o.steps), ULL(p.trace_hash), ULL(p.trace_lines),
+					   ULL(p.steps));
 				violations++;
 				replay_diffs++;
 			}
@@ -291,22 +300,28 @@ main(int argc, char **argv)
 			break;
 	}
 	{
-		double		dt = wall_seconds() - t0;
+		double dt = wall_seconds() - t0;
 
 		if (!one)
-			printf("sim: did %llu proposals, %llu crashes, %llu partitions, %llu config "
-				   "changes, %llu transfers, %llu snapshots installed, %llu reads answered, "
-				   "%llu leaders elected; checked leader completeness %llu times, the "
-				   "commit rule %llu times\n", ULL(sum.proposals), ULL(sum.crashes),
-				   ULL(sum.partitions), ULL(sum.config_changes), ULL(sum.transfers),
-				   ULL(sum.snapshots_installed), ULL(sum.reads_answered), ULL(sum.leaders),
-				   ULL(sum.completeness_checks), ULL(sum.commit_rule_checks));
+			printf("sim: did %llu proposals, %llu crashes, %llu partitions, "
+				   "%llu config "
+				   "changes, %llu transfers, %llu snapshots installed, %llu "
+				   "reads answered, "
+				   "%llu leaders elected; checked leader completeness %llu "
+				   "times, the "
+				   "commit rule %llu times\n",
+				   ULL(sum.proposals), ULL(sum.crashes), ULL(sum.partitions),
+				   ULL(sum.config_changes), ULL(sum.transfers),
+				   ULL(sum.snapshots_installed), ULL(sum.reads_answered),
+				   ULL(sum.leaders), ULL(sum.completeness_checks),
+				   ULL(sum.commit_rule_checks));
 		if (replayed)
-			printf("sim: %llu seeds replayed, %llu with a different trace\n", ULL(replayed),
-				   ULL(replay_diffs));
-		printf("sim: %llu seeds, %llu simulated steps, %.0f steps/s, %llu violations\n",
-			   ULL(ran), ULL(total_steps), dt > 0 ? (double) total_steps / dt : 0.0,
-			   ULL(violations));
+			printf("sim: %llu seeds replayed, %llu with a different trace\n",
+				   ULL(replayed), ULL(replay_diffs));
+		printf("sim: %llu seeds, %llu simulated steps, %.0f steps/s, %llu "
+			   "violations\n",
+			   ULL(ran), ULL(total_steps),
+			   dt > 0 ? (double) total_steps / dt : 0.0, ULL(violations));
 	}
 	fflush(stdout);
 	if (expect_violation)

@@ -32,9 +32,10 @@ sim_net_heal(struct sim_net *n)
 struct raft_message *
 sim_msg_copy(const struct raft_message *m)
 {
-	size_t		size = sizeof(*m) + (size_t) m->n_entries * sizeof(struct raft_entry);
+	size_t size =
+		sizeof(*m) + (size_t) m->n_entries * sizeof(struct raft_entry);
 	struct raft_message *c;
-	uint8_t    *p;
+	uint8_t *p;
 
 	for (uint32_t k = 0; k < m->n_entries; k++)
 		size += m->entries[k].data.len;
@@ -75,11 +76,21 @@ sim_msg_free(struct raft_message *m)
 const char *
 sim_msg_name(uint8_t type)
 {
-	static const char *const names[] = {
-		"?", "APPEND", "APPEND_RESP", "VOTE", "VOTE_RESP", "PREVOTE",
-		"PREVOTE_RESP", "HEARTBEAT", "HEARTBEAT_RESP", "SNAPSHOT",
-		"TIMEOUT_NOW", "READ_INDEX", "READ_INDEX_RESP", "PROPOSE", "TRANSFER"
-	};
+	static const char *const names[] = {"?",
+										"APPEND",
+										"APPEND_RESP",
+										"VOTE",
+										"VOTE_RESP",
+										"PREVOTE",
+										"PREVOTE_RESP",
+										"HEARTBEAT",
+										"HEARTBEAT_RESP",
+										"SNAPSHOT",
+										"TIMEOUT_NOW",
+										"READ_INDEX",
+										"READ_INDEX_RESP",
+										"PROPOSE",
+										"TRANSFER"};
 
 	if (type > RAFT_MSG_TYPE_MAX)
 		return "?";
@@ -96,22 +107,26 @@ sim_msg_describe(const struct raft_message *m, char *buf, size_t cap)
 	{
 		case RAFT_MSG_APPEND:
 			if (m->n_entries)
-				snprintf(buf, cap, "%s t=%llu prev=%llu/%llu ents=%u [%llu..%llu] commit=%llu",
-						 name, t, (unsigned long long) m->index,
-						 (unsigned long long) m->log_term, m->n_entries,
-						 (unsigned long long) m->entries[0].index,
-						 (unsigned long long) m->entries[m->n_entries - 1].index,
-						 (unsigned long long) m->commit);
+				snprintf(
+					buf, cap,
+					"%s t=%llu prev=%llu/%llu ents=%u [%llu..%llu] "
+					"commit=%llu",
+					name, t, (unsigned long long) m->index,
+					(unsigned long long) m->log_term, m->n_entries,
+					(unsigned long long) m->entries[0].index,
+					(unsigned long long) m->entries[m->n_entries - 1].index,
+					(unsigned long long) m->commit);
 			else
-				snprintf(buf, cap, "%s t=%llu prev=%llu/%llu ents=0 commit=%llu",
-						 name, t, (unsigned long long) m->index,
+				snprintf(buf, cap,
+						 "%s t=%llu prev=%llu/%llu ents=0 commit=%llu", name,
+						 t, (unsigned long long) m->index,
 						 (unsigned long long) m->log_term,
 						 (unsigned long long) m->commit);
 			break;
 		case RAFT_MSG_APPEND_RESP:
 			if (m->reject)
-				snprintf(buf, cap, "%s t=%llu reject idx=%llu hint=%llu/%llu", name, t,
-						 (unsigned long long) m->index,
+				snprintf(buf, cap, "%s t=%llu reject idx=%llu hint=%llu/%llu",
+						 name, t, (unsigned long long) m->index,
 						 (unsigned long long) m->reject_hint,
 						 (unsigned long long) m->hint_term);
 			else
@@ -121,16 +136,19 @@ sim_msg_describe(const struct raft_message *m, char *buf, size_t cap)
 		case RAFT_MSG_VOTE:
 		case RAFT_MSG_PREVOTE:
 			snprintf(buf, cap, "%s t=%llu last=%llu/%llu%s", name, t,
-					 (unsigned long long) m->index, (unsigned long long) m->log_term,
+					 (unsigned long long) m->index,
+					 (unsigned long long) m->log_term,
 					 m->context ? " (transfer)" : "");
 			break;
 		case RAFT_MSG_VOTE_RESP:
 		case RAFT_MSG_PREVOTE_RESP:
-			snprintf(buf, cap, "%s t=%llu %s", name, t, m->reject ? "rejected" : "granted");
+			snprintf(buf, cap, "%s t=%llu %s", name, t,
+					 m->reject ? "rejected" : "granted");
 			break;
 		case RAFT_MSG_HEARTBEAT:
 			snprintf(buf, cap, "%s t=%llu commit=%llu ctx=%llu", name, t,
-					 (unsigned long long) m->commit, (unsigned long long) m->context);
+					 (unsigned long long) m->commit,
+					 (unsigned long long) m->context);
 			break;
 		case RAFT_MSG_HEARTBEAT_RESP:
 			snprintf(buf, cap, "%s t=%llu ctx=%llu", name, t,
@@ -147,7 +165,8 @@ sim_msg_describe(const struct raft_message *m, char *buf, size_t cap)
 			break;
 		case RAFT_MSG_READ_INDEX_RESP:
 			snprintf(buf, cap, "%s t=%llu ctx=%llu idx=%llu%s", name, t,
-					 (unsigned long long) m->context, (unsigned long long) m->index,
+					 (unsigned long long) m->context,
+					 (unsigned long long) m->index,
 					 m->reject ? " rejected" : "");
 			break;
 		case RAFT_MSG_PROPOSE:
@@ -167,9 +186,10 @@ sim_msg_describe(const struct raft_message *m, char *buf, size_t cap)
 static uint64_t
 net_delay(struct sim_net *n)
 {
-	uint64_t	lo = n->opt.delay_min_ms;
-	uint64_t	spread = n->opt.delay_mean_ms > lo ? n->opt.delay_mean_ms - lo : 0;
-	uint64_t	d = lo + sim_rng_below(&n->rng, 2 * spread + 1);
+	uint64_t lo = n->opt.delay_min_ms;
+	uint64_t spread =
+		n->opt.delay_mean_ms > lo ? n->opt.delay_mean_ms - lo : 0;
+	uint64_t d = lo + sim_rng_below(&n->rng, 2 * spread + 1);
 
 	if (sim_rng_chance(&n->rng, 100))
 		d += sim_rng_below(&n->rng, 10 * (spread + 1));
@@ -210,7 +230,7 @@ net_drop_noticed(struct sim *s, const struct raft_message *m)
 static void
 net_drop(struct sim *s, const struct raft_message *m, const char *why)
 {
-	char		d[SIM_LINE];
+	char d[SIM_LINE];
 
 	s->net.dropped++;
 	sim_msg_describe(m, d, sizeof(d));
@@ -222,7 +242,7 @@ static void
 net_enqueue(struct sim *s, const struct raft_message *m)
 {
 	struct sim_net *n = &s->net;
-	uint64_t	at = s->now + net_delay(n);
+	uint64_t at = s->now + net_delay(n);
 
 	if (n->inflight[m->from][m->to] >= n->opt.capacity)
 	{
@@ -243,7 +263,7 @@ void
 sim_net_send(struct sim *s, const struct raft_message *m)
 {
 	struct sim_net *n = &s->net;
-	char		d[SIM_LINE];
+	char d[SIM_LINE];
 
 	n->sent++;
 	if (m->to == RAFT_NONE || m->to > SIM_MAX_NODES || m->from == RAFT_NONE ||

@@ -42,8 +42,8 @@ find_leader(struct sim *s)
 static struct sim_host *
 random_up(struct sim *s, struct sim_rng *g)
 {
-	raft_id		ids[SIM_MAX_NODES];
-	size_t		n = 0;
+	raft_id ids[SIM_MAX_NODES];
+	size_t n = 0;
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 		if (s->hosts[id].up)
@@ -56,7 +56,7 @@ random_up(struct sim *s, struct sim_rng *g)
 static size_t
 members_alive(struct sim *s, raft_id *ids)
 {
-	size_t		n = 0;
+	size_t n = 0;
 
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 		if (s->hosts[id].exists && !s->hosts[id].removed)
@@ -82,11 +82,11 @@ start_partition(struct sim *s)
 {
 	struct sim_rng *g = &s->rng_sched;
 	struct sim_net *n = &s->net;
-	raft_id		ids[SIM_MAX_NODES];
-	size_t		count = members_alive(s, ids);
-	raft_id		x;
-	char		what[SIM_LINE];
-	int			len = 0;
+	raft_id ids[SIM_MAX_NODES];
+	size_t count = members_alive(s, ids);
+	raft_id x;
+	char what[SIM_LINE];
+	int len = 0;
 
 	if (count < 2)
 		return;
@@ -94,69 +94,72 @@ start_partition(struct sim *s)
 	switch (sim_rng_below(g, 4))
 	{
 		case 0:
-			{
-				bool		side[SIM_MAX_NODES + 1] = {false};
-				size_t		left = 0;
+		{
+			bool side[SIM_MAX_NODES + 1] = {false};
+			size_t left = 0;
 
-				for (size_t k = 0; k < count; k++)
-					left += side[ids[k]] = sim_rng_chance(g, 5000);
-				if (left == 0 || left == count)
-					side[x] = !side[x];
-				len += snprintf(what, sizeof(what), "split {");
-				for (size_t k = 0; k < count; k++)
-					if (side[ids[k]])
-						len += snprintf(what + len, sizeof(what) - len, " n%llu", ULL(ids[k]));
-				len += snprintf(what + len, sizeof(what) - len, " } | {");
-				for (size_t k = 0; k < count; k++)
-					if (!side[ids[k]])
-						len += snprintf(what + len, sizeof(what) - len, " n%llu", ULL(ids[k]));
-				snprintf(what + len, sizeof(what) - len, " }");
-				for (size_t a = 0; a < count; a++)
-					for (size_t b = 0; b < count; b++)
-						if (side[ids[a]] != side[ids[b]])
-							n->blocked[ids[a]][ids[b]] = true;
-				break;
-			}
+			for (size_t k = 0; k < count; k++)
+				left += side[ids[k]] = sim_rng_chance(g, 5000);
+			if (left == 0 || left == count)
+				side[x] = !side[x];
+			len += snprintf(what, sizeof(what), "split {");
+			for (size_t k = 0; k < count; k++)
+				if (side[ids[k]])
+					len += snprintf(what + len, sizeof(what) - len, " n%llu",
+									ULL(ids[k]));
+			len += snprintf(what + len, sizeof(what) - len, " } | {");
+			for (size_t k = 0; k < count; k++)
+				if (!side[ids[k]])
+					len += snprintf(what + len, sizeof(what) - len, " n%llu",
+									ULL(ids[k]));
+			snprintf(what + len, sizeof(what) - len, " }");
+			for (size_t a = 0; a < count; a++)
+				for (size_t b = 0; b < count; b++)
+					if (side[ids[a]] != side[ids[b]])
+						n->blocked[ids[a]][ids[b]] = true;
+			break;
+		}
 		case 1:
-			if (sim_rng_chance(g, s->leader_bias_10k) && find_leader(s) != NULL)
+			if (sim_rng_chance(g, s->leader_bias_10k) &&
+				find_leader(s) != NULL)
 				x = find_leader(s)->id;
 			snprintf(what, sizeof(what), "n%llu isolated", ULL(x));
 			for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 				n->blocked[x][id] = n->blocked[id][x] = true;
 			break;
 		case 2:
+		{
+			size_t links = sim_rng_range(g, 1, 3);
+
+			len += snprintf(what, sizeof(what), "one-way:");
+			for (size_t k = 0; k < links; k++)
 			{
-				size_t		links = sim_rng_range(g, 1, 3);
+				raft_id a = ids[sim_rng_below(g, count)];
+				raft_id b = ids[sim_rng_below(g, count)];
 
-				len += snprintf(what, sizeof(what), "one-way:");
-				for (size_t k = 0; k < links; k++)
-				{
-					raft_id		a = ids[sim_rng_below(g, count)];
-					raft_id		b = ids[sim_rng_below(g, count)];
-
-					if (a == b)
-						continue;
-					n->blocked[a][b] = true;
-					len += snprintf(what + len, sizeof(what) - len, " n%llu-x>n%llu", ULL(a),
-									ULL(b));
-				}
-				break;
+				if (a == b)
+					continue;
+				n->blocked[a][b] = true;
+				len += snprintf(what + len, sizeof(what) - len,
+								" n%llu-x>n%llu", ULL(a), ULL(b));
 			}
+			break;
+		}
 		default:
-			{
-				bool		deaf = sim_rng_chance(g, 5000);
+		{
+			bool deaf = sim_rng_chance(g, 5000);
 
-				snprintf(what, sizeof(what), "n%llu %s", ULL(x),
-						 deaf ? "hears nobody (sends)" : "cannot send (hears)");
-				for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
-				{
-					if (deaf)
-						n->blocked[id][x] = true;
-					else
-						n->blocked[x][id] = true;
-				}
-				break;
+			snprintf(what, sizeof(what), "n%llu %s", ULL(x),
+					 deaf ? "hears nobody (sends)" : "cannot send (hears)");
+			for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
+			{
+				if (deaf)
+					n->blocked[id][x] = true;
+				else
+					n->blocked[x][id] = true;
 			}
+			break;
+		}
 	}
 	s->heal_at = s->now + sim_rng_range(g, 10, 150) * SIM_TICK_MS;
 	s->faults_active = true;
@@ -202,14 +205,11 @@ change_membership(struct sim *s)
 	struct sim_host *l = find_leader(s);
 	const struct raft_config *cfg;
 	struct raft_change ch;
-	raft_id		learners[RAFT_MAX_MEMBERS],
-				members[RAFT_MAX_MEMBERS];
-	size_t		n_learners = 0,
-				n_voters = 0,
-				n_members = 0;
-	uint64_t	what = sim_rng_below(g, 10);
-	raft_index	index = 0;
-	int			rc;
+	raft_id learners[RAFT_MAX_MEMBERS], members[RAFT_MAX_MEMBERS];
+	size_t n_learners = 0, n_voters = 0, n_members = 0;
+	uint64_t what = sim_rng_below(g, 10);
+	raft_index index = 0;
+	int rc;
 
 	if (l == NULL)
 		return;
@@ -256,12 +256,14 @@ change_membership(struct sim *s)
 			return;
 	}
 	rc = raft_change_config(l->r, &ch, 1, &index);
-	sim_tracef(s, "n%llu * change config: %s n%llu: %s (index %llu)", ULL(l->id),
-			   change_name(ch.kind), ULL(ch.id), raft_strerror(rc), ULL(index));
+	sim_tracef(s, "n%llu * change config: %s n%llu: %s (index %llu)",
+			   ULL(l->id), change_name(ch.kind), ULL(ch.id), raft_strerror(rc),
+			   ULL(index));
 	if (rc == RAFT_OK)
 	{
 		s->stats.config_changes++;
-		if (ch.kind == RAFT_CHANGE_ADD_LEARNER || ch.kind == RAFT_CHANGE_ADD_VOTER)
+		if (ch.kind == RAFT_CHANGE_ADD_LEARNER ||
+			ch.kind == RAFT_CHANGE_ADD_VOTER)
 		{
 			struct sim_host *h = &s->hosts[ch.id];
 
@@ -280,9 +282,9 @@ transfer(struct sim *s)
 	struct sim_rng *g = &s->rng_sched;
 	struct sim_host *l = find_leader(s);
 	struct sim_host *via;
-	raft_id		voters[RAFT_MAX_MEMBERS];
-	size_t		n = 0;
-	int			rc;
+	raft_id voters[RAFT_MAX_MEMBERS];
+	size_t n = 0;
+	int rc;
 
 	if (l == NULL)
 		return;
@@ -296,8 +298,8 @@ transfer(struct sim *s)
 	if (via == NULL)
 		return;
 	rc = raft_transfer_leadership(via->r, voters[sim_rng_below(g, n)]);
-	sim_tracef(s, "n%llu * transfer leadership of n%llu: %s", ULL(via->id), ULL(l->id),
-			   raft_strerror(rc));
+	sim_tracef(s, "n%llu * transfer leadership of n%llu: %s", ULL(via->id),
+			   ULL(l->id), raft_strerror(rc));
 	s->stats.transfers++;
 	sim_host_pump(s, via);
 }
@@ -311,22 +313,22 @@ propose(struct sim *s)
 	struct sim_rng *g = &s->rng_work;
 	struct sim_host *l = find_leader(s);
 	struct sim_host *h = (l && sim_rng_chance(g, 6000)) ? l : random_up(s, g);
-	uint64_t	n = sim_rng_range(g, 1, 3);
-	uint8_t		buf[80];
+	uint64_t n = sim_rng_range(g, 1, 3);
+	uint8_t buf[80];
 
 	if (h == NULL)
 		return;
 	for (uint64_t k = 0; k < n; k++)
 	{
-		uint64_t	id = ++s->next_cmd_id;
-		size_t		len = sim_make_command(buf, sizeof(buf), SIM_CMD_MAGIC, id, h->id,
-										   sim_rng_below(g, 48));
-		raft_index	index = 0;
-		int			rc = raft_propose(h->r, buf, len, &index);
+		uint64_t id = ++s->next_cmd_id;
+		size_t len = sim_make_command(buf, sizeof(buf), SIM_CMD_MAGIC, id,
+									  h->id, sim_rng_below(g, 48));
+		raft_index index = 0;
+		int rc = raft_propose(h->r, buf, len, &index);
 
 		s->stats.proposals++;
-		sim_tracef(s, "n%llu * propose #%llu: %s (index %llu)", ULL(h->id), ULL(id),
-				   raft_strerror(rc), ULL(index));
+		sim_tracef(s, "n%llu * propose #%llu: %s (index %llu)", ULL(h->id),
+				   ULL(id), raft_strerror(rc), ULL(index));
 	}
 	sim_host_pump(s, h);
 }
@@ -335,8 +337,8 @@ static void
 read_index(struct sim *s)
 {
 	struct sim_host *h = random_up(s, &s->rng_work);
-	uint64_t	ctx;
-	int			rc;
+	uint64_t ctx;
+	int rc;
 
 	if (h == NULL)
 		return;
@@ -352,14 +354,14 @@ read_index(struct sim *s)
 static void
 propose_marker(struct sim *s, struct sim_host *l)
 {
-	uint8_t		buf[32];
-	size_t		len = sim_make_command(buf, sizeof(buf), SIM_MARKER_MAGIC, s->marker_id,
-									   l->id, 0);
-	raft_index	index = 0;
-	int			rc = raft_propose(l->r, buf, len, &index);
+	uint8_t buf[32];
+	size_t len = sim_make_command(buf, sizeof(buf), SIM_MARKER_MAGIC,
+								  s->marker_id, l->id, 0);
+	raft_index index = 0;
+	int rc = raft_propose(l->r, buf, len, &index);
 
-	sim_tracef(s, "n%llu * propose the final marker: %s (index %llu)", ULL(l->id),
-			   raft_strerror(rc), ULL(index));
+	sim_tracef(s, "n%llu * propose the final marker: %s (index %llu)",
+			   ULL(l->id), raft_strerror(rc), ULL(index));
 	if (rc == RAFT_OK)
 	{
 		if (s->phase == SIM_PHASE_HEALED)
@@ -378,13 +380,14 @@ heal_all(struct sim *s)
 	sim_net_heal(&s->net);
 	s->net.opt = s->net_base;
 	s->net.opt.loss_10k = 0;
-	s->net.opt.capacity = 1024;	/* healed: the links keep up again */
+	s->net.opt.capacity = 1024; /* healed: the links keep up again */
 	s->heal_at = 0;
 	s->faults_active = false;
 	s->phase = SIM_PHASE_HEALED;
 	s->phase_since = s->now;
-	sim_tracef(s, "* fault phase over: links healed, no loss, no capacity drops, crashed "
-			   "nodes restart");
+	sim_tracef(s, "* fault phase over: links healed, no loss, no capacity "
+				  "drops, crashed "
+				  "nodes restart");
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 	{
 		struct sim_host *h = &s->hosts[id];
@@ -408,13 +411,13 @@ faults(struct sim *s)
 	if (sim_rng_chance(g, s->crash_10k))
 	{
 		struct sim_host *h = random_up(s, g);
-		raft_id		target = h ? h->id : RAFT_NONE;
+		raft_id target = h ? h->id : RAFT_NONE;
 
 		/* At any millisecond of the next two ticks, not on the tick. */
 		if (sim_rng_chance(g, s->leader_bias_10k))
 			target = RAFT_NONE;
-		sim_push(s, s->now + sim_rng_below(g, 2 * SIM_TICK_MS), SIM_EV_CRASH, target, 0,
-				 NULL);
+		sim_push(s, s->now + sim_rng_below(g, 2 * SIM_TICK_MS), SIM_EV_CRASH,
+				 target, 0, NULL);
 	}
 	if (sim_rng_chance(g, s->member_10k))
 		change_membership(s);
@@ -435,8 +438,9 @@ sim_crash_now(struct sim *s, raft_id id)
 	if (s->phase != SIM_PHASE_FAULTS || h == NULL || !h->up || h->removed)
 		return;
 	sim_host_crash(s, h);
-	h->restart_at = s->now + sim_rng_range(&s->rng_sched, 1, s->restart_max_ticks) *
-		SIM_TICK_MS;
+	h->restart_at =
+		s->now +
+		sim_rng_range(&s->rng_sched, 1, s->restart_max_ticks) * SIM_TICK_MS;
 	s->stats.crashes++;
 }
 
@@ -451,8 +455,8 @@ static void
 liveness(struct sim *s)
 {
 	struct sim_host *l = find_leader(s);
-	uint64_t	bound = 60ull * s->election_ticks * SIM_TICK_MS;
-	uint64_t	progress = 0;
+	uint64_t bound = 60ull * s->election_ticks * SIM_TICK_MS;
+	uint64_t progress = 0;
 
 	if (s->phase == SIM_PHASE_HEALED)
 	{
@@ -479,15 +483,21 @@ liveness(struct sim *s)
 		if (h != NULL && h->up && h->marker_at != 0)
 			continue;
 		if (s->now - s->progress_at >= bound)
-			sim_fail(s, "liveness: nothing applied for %llu ms and the marker is not "
-					 "applied on n%llu (%s, applied %llu; leader n%llu term %llu commit "
-					 "%llu)", ULL(s->now - s->progress_at),
-					 ULL(l->st.config.members[k].id),
-					 h == NULL ? "no host" : h->up ? "up" : "down",
-					 ULL(h ? h->applied : 0), ULL(l->id), ULL(l->st.term),
-					 ULL(l->st.commit));
+			sim_fail(
+				s,
+				"liveness: nothing applied for %llu ms and the marker is not "
+				"applied on n%llu (%s, applied %llu; leader n%llu term %llu "
+				"commit "
+				"%llu)",
+				ULL(s->now - s->progress_at), ULL(l->st.config.members[k].id),
+				h == NULL ? "no host"
+				: h->up	  ? "up"
+						  : "down",
+				ULL(h ? h->applied : 0), ULL(l->id), ULL(l->st.term),
+				ULL(l->st.commit));
 		else if (l->marker_at == 0 &&
-				 s->now - s->marker_proposed_at > 4ull * s->election_ticks * SIM_TICK_MS)
+				 s->now - s->marker_proposed_at >
+					 4ull * s->election_ticks * SIM_TICK_MS)
 			propose_marker(s, l);
 		return;
 	}
@@ -498,9 +508,12 @@ liveness(struct sim *s)
 					 ULL(s->now - s->progress_at));
 		return;
 	}
-	sim_tracef(s, "* liveness: leader n%llu term %llu; the marker is applied on all %u "
-			   "members, %llu ms after healing", ULL(l->id), ULL(l->st.term),
-			   l->st.config.n, ULL(s->now - s->phase_since));
+	sim_tracef(
+		s,
+		"* liveness: leader n%llu term %llu; the marker is applied on all %u "
+		"members, %llu ms after healing",
+		ULL(l->id), ULL(l->st.term), l->st.config.n,
+		ULL(s->now - s->phase_since));
 	s->phase = SIM_PHASE_DONE;
 }
 

@@ -27,8 +27,8 @@ sim_trace_free(struct sim_trace *t)
 void
 sim_trace_line(struct sim_trace *t, const char *line)
 {
-	size_t		len = strnlen(line, SIM_LINE - 1);
-	char	   *slot = t->ring + t->next * SIM_LINE;
+	size_t len = strnlen(line, SIM_LINE - 1);
+	char *slot = t->ring + t->next * SIM_LINE;
 
 	memcpy(slot, line, len);
 	slot[len] = '\0';
@@ -46,13 +46,13 @@ sim_trace_line(struct sim_trace *t, const char *line)
 void
 sim_trace_dump(const struct sim_trace *t, FILE *out, size_t last)
 {
-	size_t		n = t->count;
+	size_t n = t->count;
 
 	if (last != 0 && last < n)
 		n = last;
 	for (size_t k = 0; k < n; k++)
 	{
-		size_t		i = (t->next + t->cap - n + k) % t->cap;
+		size_t i = (t->next + t->cap - n + k) % t->cap;
 
 		fprintf(out, "%s\n", t->ring + i * SIM_LINE);
 	}

@@ -29,7 +29,7 @@ sim_rng_init(struct sim_rng *g, uint64_t seed, uint64_t stream)
 uint64_t
 sim_rng_next(struct sim_rng *g)
 {
-	uint64_t	z;
+	uint64_t z;
 
 	g->state += 0x9e3779b97f4a7c15ull;
 	z = g->state;
@@ -80,7 +80,7 @@ sim_hash_bytes(uint64_t h, const void *p, size_t len)
 void *
 sim_xmalloc(size_t n)
 {
-	void	   *p = malloc(n ? n : 1);
+	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
 	{
@@ -93,7 +93,7 @@ sim_xmalloc(size_t n)
 void *
 sim_xcalloc(size_t n, size_t size)
 {
-	void	   *p = calloc(n ? n : 1, size ? size : 1);
+	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (p == NULL)
 	{
@@ -106,7 +106,7 @@ sim_xcalloc(size_t n, size_t size)
 void *
 sim_xrealloc(void *p, size_t n)
 {
-	void	   *q = realloc(p, n ? n : 1);
+	void *q = realloc(p, n ? n : 1);
 
 	if (q == NULL)
 	{
@@ -124,7 +124,7 @@ sim_xrealloc(void *p, size_t n)
 static size_t
 map_slot(const struct sim_map *m, uint64_t key)
 {
-	size_t		i = sim_mix64(key) & (m->cap - 1);
+	size_t i = sim_mix64(key) & (m->cap - 1);
 
 	while (m->used[i] && m->keys[i] != key)
 		i = (i + 1) & (m->cap - 1);
@@ -134,7 +134,7 @@ map_slot(const struct sim_map *m, uint64_t key)
 bool
 sim_map_get(const struct sim_map *m, uint64_t key, uint64_t *a, uint64_t *b)
 {
-	size_t		i;
+	size_t i;
 
 	if (m->cap == 0)
 		return false;
@@ -173,7 +173,7 @@ map_grow(struct sim_map *m)
 void
 sim_map_put(struct sim_map *m, uint64_t key, uint64_t a, uint64_t b)
 {
-	size_t		i;
+	size_t i;
 
 	if (m->cap == 0 || (m->n + 1) * 2 > m->cap)
 		map_grow(m);

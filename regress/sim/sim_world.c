@@ -18,11 +18,11 @@
 #define ULL(x) ((unsigned long long) (x))
 
 void
-sim_tracef(struct sim *s, const char *fmt,...)
+sim_tracef(struct sim *s, const char *fmt, ...)
 {
-	char		line[SIM_LINE];
-	int			n;
-	va_list		ap;
+	char line[SIM_LINE];
+	int n;
+	va_list ap;
 
 	n = snprintf(line, sizeof(line), "[%7llu] ", ULL(s->now));
 	va_start(ap, fmt);
@@ -32,9 +32,9 @@ sim_tracef(struct sim *s, const char *fmt,...)
 }
 
 void
-sim_fail(struct sim *s, const char *fmt,...)
+sim_fail(struct sim *s, const char *fmt, ...)
 {
-	va_list		ap;
+	va_list ap;
 
 	if (s->violated)
 		return;
@@ -64,10 +64,10 @@ ev_before(const struct sim_event *a, const struct sim_event *b)
 }
 
 void
-sim_push(struct sim *s, uint64_t time, uint8_t kind, raft_id node, uint64_t incarnation,
-		 struct raft_message *msg)
+sim_push(struct sim *s, uint64_t time, uint8_t kind, raft_id node,
+		 uint64_t incarnation, struct raft_message *msg)
 {
-	size_t		i;
+	size_t i;
 
 	if (s->n_heap == SIM_MAX_EVENTS)
 	{
@@ -96,14 +96,12 @@ static struct sim_event
 pop(struct sim *s)
 {
 	struct sim_event top = s->heap[0];
-	size_t		i = 0;
+	size_t i = 0;
 
 	s->heap[0] = s->heap[--s->n_heap];
 	for (;;)
 	{
-		size_t		l = 2 * i + 1,
-					r = l + 1,
-					m = i;
+		size_t l = 2 * i + 1, r = l + 1, m = i;
 
 		if (l < s->n_heap && ev_before(&s->heap[l], &s->heap[m]))
 			m = l;
@@ -129,8 +127,8 @@ pick(struct sim_rng *g, const uint64_t *choices, size_t n)
 	return choices[sim_rng_below(g, n)];
 }
 
-#define PICK(g, ...) \
-	pick((g), (const uint64_t[]){__VA_ARGS__}, \
+#define PICK(g, ...)                                                          \
+	pick((g), (const uint64_t[]){__VA_ARGS__},                                \
 		 sizeof((const uint64_t[]){__VA_ARGS__}) / sizeof(uint64_t))
 
 static void
@@ -138,14 +136,16 @@ choose(struct sim *s)
 {
 	struct sim_rng *g = &s->rng_sched;
 	struct sim_net_options *o = &s->net_base;
-	bool		calm = sim_rng_chance(g, 1000);	/* one seed in ten: no faults */
+	bool calm = sim_rng_chance(g, 1000); /* one seed in ten: no faults */
 
-	s->n_initial = s->cfg.nodes ? s->cfg.nodes : (sim_rng_chance(g, 5000) ? 3 : 5);
+	s->n_initial =
+		s->cfg.nodes ? s->cfg.nodes : (sim_rng_chance(g, 5000) ? 3 : 5);
 	s->election_ticks = (unsigned) sim_rng_range(g, 8, 20);
 	s->heartbeat_ticks = (unsigned) sim_rng_range(g, 1, s->election_ticks / 4);
 	s->pre_vote = sim_rng_chance(g, 7500);
 	s->check_quorum = sim_rng_chance(g, 7500);
-	s->lease_reads = s->cfg.lease_reads && s->check_quorum && sim_rng_chance(g, 5000);
+	s->lease_reads =
+		s->cfg.lease_reads && s->check_quorum && sim_rng_chance(g, 5000);
 	s->max_msg_bytes = PICK(g, 48, 200, 1024, 65536);
 	s->max_inflight = (unsigned) PICK(g, 1, 2, 4, 16, 256);
 	s->max_uncommitted = sim_rng_chance(g, 2500) ? 2048 : 0;
@@ -153,16 +153,19 @@ choose(struct sim *s)
 	s->report_unreachable = sim_rng_chance(g, 5000);
 
 	o->delay_min_ms = (unsigned) sim_rng_range(g, 1, 5);
-	o->delay_mean_ms = o->delay_min_ms + (unsigned) sim_rng_range(g, 0, 3 * s->election_ticks);
-	o->loss_10k = sim_rng_chance(g, 3000) ? 0 : (unsigned) sim_rng_range(g, 1, 800);
-	o->dup_10k = sim_rng_chance(g, 3000) ? 0 : (unsigned) sim_rng_range(g, 1, 500);
+	o->delay_mean_ms = o->delay_min_ms +
+					   (unsigned) sim_rng_range(g, 0, 3 * s->election_ticks);
+	o->loss_10k =
+		sim_rng_chance(g, 3000) ? 0 : (unsigned) sim_rng_range(g, 1, 800);
+	o->dup_10k =
+		sim_rng_chance(g, 3000) ? 0 : (unsigned) sim_rng_range(g, 1, 500);
 	o->reorder = sim_rng_chance(g, 5000);
 	o->capacity = (unsigned) PICK(g, 8, 32, 256);
 
 	s->fault_end = sim_rng_range(g, 250, 500) * SIM_TICK_MS;
 	s->profile = calm ? "calm" : "normal";
 	if (calm)
-		;						/* no faults at all */
+		; /* no faults at all */
 	else if (sim_rng_chance(g, 4000))
 	{
 		/* A storm: frequent faults, aimed at the leader. */
@@ -198,7 +201,8 @@ sim_init(struct sim *s, const struct sim_config *cfg)
 	sim_rng_init(&s->rng_sched, cfg->seed, 2);
 	sim_rng_init(&s->rng_work, cfg->seed, 3);
 	sim_rng_init(&s->rng_host, cfg->seed, 4);
-	sim_trace_init(&s->trace, cfg->trace_tail ? cfg->trace_tail : 1, cfg->live_trace);
+	sim_trace_init(&s->trace, cfg->trace_tail ? cfg->trace_tail : 1,
+				   cfg->live_trace);
 	sim_check_init(&s->chk);
 	choose(s);
 	sim_net_init(&s->net, &s->net_base, cfg->seed);
@@ -253,8 +257,8 @@ static raft_id
 step(struct sim *s, struct sim_event *ev)
 {
 	struct sim_host *h;
-	char		d[SIM_LINE];
-	int			rc;
+	char d[SIM_LINE];
+	int rc;
 
 	switch (ev->kind)
 	{
@@ -262,7 +266,8 @@ step(struct sim *s, struct sim_event *ev)
 			if ((h = live_host(s, ev)) == NULL)
 				return RAFT_NONE;
 			raft_tick(h->r);
-			sim_push(s, s->now + SIM_TICK_MS, SIM_EV_TICK, h->id, h->incarnation, NULL);
+			sim_push(s, s->now + SIM_TICK_MS, SIM_EV_TICK, h->id,
+					 h->incarnation, NULL);
 			sim_host_pump(s, h);
 			return h->id;
 		case SIM_EV_DELIVER:
@@ -270,11 +275,12 @@ step(struct sim *s, struct sim_event *ev)
 				return RAFT_NONE;
 			h = sim_host_of(s, ev->msg->to);
 			sim_msg_describe(ev->msg, d, sizeof(d));
-			sim_tracef(s, "n%llu <- n%llu %s", ULL(ev->msg->to), ULL(ev->msg->from), d);
+			sim_tracef(s, "n%llu <- n%llu %s", ULL(ev->msg->to),
+					   ULL(ev->msg->from), d);
 			rc = raft_step(h->r, ev->msg);
 			if (rc != RAFT_OK)
-				sim_tracef(s, "n%llu : step %s: %s", ULL(h->id), sim_msg_name(ev->msg->type),
-						   raft_strerror(rc));
+				sim_tracef(s, "n%llu : step %s: %s", ULL(h->id),
+						   sim_msg_name(ev->msg->type), raft_strerror(rc));
 			sim_host_pump(s, h);
 			return h->id;
 		case SIM_EV_SYNC:
@@ -288,13 +294,15 @@ step(struct sim *s, struct sim_event *ev)
 				return RAFT_NONE;
 			if (ev->msg->type == RAFT_MSG_SNAPSHOT)
 			{
-				sim_tracef(s, "n%llu . snapshot to n%llu %s", ULL(h->id), ULL(ev->msg->to),
+				sim_tracef(s, "n%llu . snapshot to n%llu %s", ULL(h->id),
+						   ULL(ev->msg->to),
 						   ev->msg->reject ? "failed" : "delivered");
 				raft_report_snapshot(h->r, ev->msg->to, !ev->msg->reject);
 			}
 			else
 			{
-				sim_tracef(s, "n%llu . n%llu unreachable", ULL(h->id), ULL(ev->msg->to));
+				sim_tracef(s, "n%llu . n%llu unreachable", ULL(h->id),
+						   ULL(ev->msg->to));
 				raft_report_unreachable(h->r, ev->msg->to);
 			}
 			sim_host_pump(s, h);
@@ -305,7 +313,8 @@ step(struct sim *s, struct sim_event *ev)
 		case SIM_EV_SCHED:
 			sim_sched(s);
 			if (s->phase != SIM_PHASE_DONE)
-				sim_push(s, s->now + SIM_TICK_MS, SIM_EV_SCHED, RAFT_NONE, 0, NULL);
+				sim_push(s, s->now + SIM_TICK_MS, SIM_EV_SCHED, RAFT_NONE, 0,
+						 NULL);
 			return RAFT_NONE + SIM_MAX_NODES + 1;
 	}
 	return RAFT_NONE;
@@ -314,21 +323,28 @@ step(struct sim *s, struct sim_event *ev)
 void
 sim_run(struct sim *s)
 {
-	sim_tracef(s, "seed %llu: %u nodes, election %u ticks, heartbeat %u, pre-vote %s, "
-			   "check-quorum %s, lease reads %s", ULL(s->cfg.seed), s->n_initial,
-			   s->election_ticks, s->heartbeat_ticks, s->pre_vote ? "on" : "off",
-			   s->check_quorum ? "on" : "off", s->lease_reads ? "on" : "off");
-	sim_tracef(s, "  network: delay %u..~%u ms, loss %u/10k, dup %u/10k, %s, capacity %u; "
+	sim_tracef(
+		s,
+		"seed %llu: %u nodes, election %u ticks, heartbeat %u, pre-vote %s, "
+		"check-quorum %s, lease reads %s",
+		ULL(s->cfg.seed), s->n_initial, s->election_ticks, s->heartbeat_ticks,
+		s->pre_vote ? "on" : "off", s->check_quorum ? "on" : "off",
+		s->lease_reads ? "on" : "off");
+	sim_tracef(s,
+			   "  network: delay %u..~%u ms, loss %u/10k, dup %u/10k, %s, "
+			   "capacity %u; "
 			   "sync delay <= %u ms; msg bytes %zu, inflight %u",
-			   s->net_base.delay_min_ms, s->net_base.delay_mean_ms, s->net_base.loss_10k,
-			   s->net_base.dup_10k, s->net_base.reorder ? "reordering" : "fifo",
+			   s->net_base.delay_min_ms, s->net_base.delay_mean_ms,
+			   s->net_base.loss_10k, s->net_base.dup_10k,
+			   s->net_base.reorder ? "reordering" : "fifo",
 			   s->net_base.capacity, s->sync_delay_max_ms, s->max_msg_bytes,
 			   s->max_inflight);
-	sim_tracef(s, "  faults (%s; chance per tick in 1/10000): crash %u, partition %u, "
-			   "loss burst %u, membership %u, transfer %u; %llu ms of faults",
-			   s->profile, s->crash_10k,
-			   s->partition_10k, s->burst_10k, s->member_10k, s->transfer_10k,
-			   ULL(s->fault_end));
+	sim_tracef(
+		s,
+		"  faults (%s; chance per tick in 1/10000): crash %u, partition %u, "
+		"loss burst %u, membership %u, transfer %u; %llu ms of faults",
+		s->profile, s->crash_10k, s->partition_10k, s->burst_10k,
+		s->member_10k, s->transfer_10k, ULL(s->fault_end));
 	for (raft_id id = 1; id <= s->n_initial; id++)
 	{
 		s->hosts[id].initial = true;
@@ -338,12 +354,13 @@ sim_run(struct sim *s)
 	while (!s->violated && s->n_heap > 0 && s->phase != SIM_PHASE_DONE)
 	{
 		struct sim_event ev = pop(s);
-		raft_id		touched;
+		raft_id touched;
 
 		s->now = ev.time;
 		if (++s->steps > s->cfg.max_steps)
 		{
-			sim_fail(s, "run size: no end after %llu steps", ULL(s->cfg.max_steps));
+			sim_fail(s, "run size: no end after %llu steps",
+					 ULL(s->cfg.max_steps));
 			free(ev.msg);
 			break;
 		}
