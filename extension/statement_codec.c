@@ -42,6 +42,7 @@ static const char *const pgraft_statement_settings[] = {
 	"DateStyle",
 	"IntervalStyle",
 	"TimeZone",
+	"timezone_abbreviations",
 	"standard_conforming_strings",
 	"backslash_quote",
 	"array_nulls",
