@@ -207,6 +207,7 @@ struct raft
 	struct raft_read_state rd_reads[RAFT_MAX_PENDING_READS];
 	struct raft_hard_state rd_hs;
 	bool		rd_snapshot;
+	struct raft_snapshot rd_snap;	/* a referenced copy of the one handed */
 	raft_index	handed_committed;	/* last index handed out as committed */
 
 	uint64_t	elections;

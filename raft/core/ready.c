@@ -109,7 +109,7 @@ fill(const struct raft *r, struct raft_ready *rd)
 		r->rd_hs.vote != r->prev_hs.vote || r->rd_hs.commit != r->prev_hs.commit;
 	rd->leader = r->prev_leader;
 	rd->role = r->prev_role;
-	rd->snapshot = r->rd_snapshot ? &r->snapshot : NULL;
+	rd->snapshot = r->rd_snapshot ? &r->rd_snap : NULL;
 	rd->n_entries = (uint32_t) r->n_rd_entries;
 	rd->entries = r->n_rd_entries > 0 ? r->rd_entries : NULL;
 	rd->n_messages = (uint32_t) r->n_sent;
@@ -164,6 +164,11 @@ raft_ready(struct raft *r, struct raft_ready *rd)
 	r->rd_hs.vote = r->vote;
 	r->rd_hs.commit = r->commit;
 	r->rd_snapshot = r->snapshot_to_restore;
+	if (r->rd_snapshot)
+	{
+		r->rd_snap = r->snapshot;
+		blob_ref(r->rd_snap.data.base);
+	}
 
 	/* Messages: move the outbox out; it is released at raft_advance. */
 	swap = r->sent;
@@ -196,7 +201,8 @@ raft_advance(struct raft *r, const struct raft_ready *rd)
 	if (!r->ready_taken)
 		return;
 	r->prev_hs = r->rd_hs;
-	if (r->rd_snapshot && r->snapshot.index == r->log.offset)
+	/* Restored, unless a newer one arrived since the ready. */
+	if (r->rd_snapshot && r->snapshot.index == r->rd_snap.index)
 		r->snapshot_to_restore = false;
 
 	/* The entries that are still in the log are durable now. */
@@ -223,6 +229,8 @@ raft_advance(struct raft *r, const struct raft_ready *rd)
 	unref_entries(r->rd_entries, &r->n_rd_entries);
 	unref_entries(r->rd_committed, &r->n_rd_committed);
 	r->n_rd_reads = 0;
+	if (r->rd_snapshot)
+		snapshot_clear(&r->rd_snap);
 	r->rd_snapshot = false;
 	r->ready_taken = false;
 
@@ -251,4 +259,6 @@ ready_free(struct raft *r)
 	unref_entries(r->rd_committed, &r->n_rd_committed);
 	free(r->rd_entries);
 	free(r->rd_committed);
+	if (r->rd_snapshot)
+		snapshot_clear(&r->rd_snap);
 }

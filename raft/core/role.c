@@ -144,6 +144,11 @@ tick_heartbeat(struct raft *r)
 		}
 	}
 	transfer_tick(r);
+	/* Retry what running out of memory may have left undone. */
+	if (log_last_term(&r->log) != r->term &&
+		replication_append_local(r, RAFT_ENTRY_NOOP, NULL, 0, NULL) != RAFT_OK)
+		return;
+	config_on_commit(r);
 	if (r->role != RAFT_LEADER)
 		return;
 	if (r->heartbeat_elapsed >= r->opt.heartbeat_ticks)

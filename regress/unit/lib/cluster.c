@@ -15,6 +15,20 @@
 
 #define STABILIZE_ROUNDS 2000
 
+static void
+core_in(const struct test_cluster *c)
+{
+	if (c->enter_core != NULL)
+		c->enter_core();
+}
+
+static void
+core_out(const struct test_cluster *c)
+{
+	if (c->leave_core != NULL)
+		c->leave_core();
+}
+
 static void *
 xmalloc(size_t n)
 {
@@ -236,7 +250,9 @@ cluster_process(struct test_cluster *c, unsigned i)
 
 	if (nd->down || !raft_has_ready(nd->r))
 		return false;
+	core_in(c);
 	raft_ready(nd->r, &rd);
+	core_out(c);
 	nd->readies++;
 	if (rd.snapshot != NULL)
 	{
@@ -267,7 +283,9 @@ cluster_process(struct test_cluster *c, unsigned i)
 	for (uint32_t k = 0; k < rd.n_reads; k++)
 		if (nd->n_reads < 256)
 			nd->reads[nd->n_reads++] = rd.reads[k];
+	core_in(c);
 	raft_advance(nd->r, &rd);
+	core_out(c);
 	return true;
 }
 
@@ -304,7 +322,9 @@ cluster_deliver(struct test_cluster *c)
 
 		if (to < c->n && from < c->n && !c->cut[from][to] && !c->nodes[to].down)
 		{
+			core_in(c);
 			raft_step(c->nodes[to].r, m);
+			core_out(c);
 			c->delivered++;
 		}
 		free_msg(m);
@@ -331,7 +351,11 @@ cluster_tick(struct test_cluster *c, unsigned i, unsigned ticks)
 {
 	for (unsigned k = 0; k < ticks; k++)
 		if (!c->nodes[i].down)
+		{
+			core_in(c);
 			raft_tick(c->nodes[i].r);
+			core_out(c);
+		}
 	cluster_process(c, i);
 }
 

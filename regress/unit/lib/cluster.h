@@ -62,6 +62,9 @@ struct test_cluster
 	bool		cut[CLUSTER_MAX][CLUSTER_MAX];	/* drop from -> to */
 	uint64_t	delivered;
 	bool		trace;
+	/* Optional: called around every call into the core (fault injection). */
+	void		(*enter_core) (void);
+	void		(*leave_core) (void);
 };
 
 /* Options every node gets unless a test changes them (election 10, hb 1). */
