@@ -41,6 +41,26 @@
  * call returns RAFT_EIO until the host closes and reopens it (recovery then
  * sees a consistent prefix or suffix).
  *
+ * The host's use, step by step (raft.h's loop):
+ *
+ *     raft_log_open(dir, NULL, &log, &l);    log l.report if l.repaired
+ *     l.fresh ? raft_bootstrap(...) : raft_load(r, &l.hard_state,
+ *                          &l.snapshot, l.entries, l.n_entries);
+ *     raft_log_loaded_free(&l);
+ *     per ready:
+ *       1. rd.snapshot:  raft_log_save_snapshot(log, rd.snapshot)
+ *       2. rd.entries:   raft_log_truncate(log, first) if first <= last
+ *                        index, raft_log_append(log, ...), raft_log_sync(log)
+ *          hard state:   raft_log_save_hard_state(log, &rd.hard_state)
+ *       3. only now send the messages, acknowledge the entries
+ *     after applying and taking a snapshot at i: raft_log_save_snapshot,
+ *       then raft_log_compact(log, i - what followers may still need).
+ *
+ * A hard state save costs two fsyncs (the file and the directory).  Only
+ * term and vote must be durable before messages go out (§3.8); a host that
+ * saves the hard state only when term or vote changed (and lets commit be
+ * re-learned from the leader) keeps group commit at one fdatasync a batch.
+ *
  * Threads: the functions of one log must not run concurrently, but any
  * thread may call them (e.g. raft_log_sync in libuv's thread pool).  There
  * is no static or global state; different logs are independent.
