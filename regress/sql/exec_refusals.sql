@@ -58,6 +58,19 @@ INSERT INTO raft.replicated_tables
 \c -
 SET pg_raft.read_consistency = local;
 
+-- The one-node cluster elects itself and settles (bounded wait); then the
+-- log must not grow while raft.exec refuses everything below.
+DO $$
+BEGIN
+	FOR i IN 1..600 LOOP
+		EXIT WHEN (SELECT role = 'leader' AND commit_index = last_log_index
+						AND applied_index = commit_index
+				   FROM raft.status());
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+END $$;
+SELECT last_log_index AS log_before FROM raft.status() \gset
+
 -- Not one statement, or not SQL
 SELECT refusal($$SELECT raft.exec('INSRT INTO ref_items VALUES (3)')$$);
 SELECT refusal($$SELECT raft.exec('')$$);
@@ -170,7 +183,8 @@ SELECT refusal($$SELECT raft.exec('DROP TABLE ref_items')$$);
 SELECT refusal($$SELECT raft.exec('CREATE TABLE ref_closed.refused_t (id int)')$$);
 RESET ROLE;
 
--- Nothing refused above changed anything
+-- Nothing refused above was proposed, nor changed anything
+SELECT last_log_index = :log_before AS nothing_proposed FROM raft.status();
 SELECT * FROM ref_items ORDER BY id;
 SELECT count(*) AS ref_serial_rows FROM ref_serial;
 SELECT relname FROM pg_class WHERE relname LIKE 'refused%';
