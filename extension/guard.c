@@ -8,14 +8,15 @@
  *	 - ExecutorStart_hook refuses INSERT, UPDATE, DELETE and MERGE (also in
  *	   data-modifying CTEs, functions and EXPLAIN ANALYZE) whose result
  *	   relation is replicated;
- *	 - ProcessUtility_hook refuses TRUNCATE, COPY FROM, ALTER TABLE (and
+ *	 - ProcessUtility_hook refuses, on replicated tables (and their
+ *	   indexes), what would change their rows or make a server apply the
+ *	   same statement differently: TRUNCATE, COPY FROM, ALTER TABLE (also
  *	   ALTER ... RENAME / SET SCHEMA), DROP TABLE, CREATE INDEX, DROP INDEX,
- *	   CREATE TRIGGER and CREATE RULE on replicated tables (and their
- *	   indexes), and a local table made a child or partition of a
- *	   replicated one (CREATE TABLE ... PARTITION OF / INHERITS, ALTER TABLE
- *	   ... INHERIT), and GRANT / REVOKE on them (privileges decide what
- *	   applied statements do, so they go through the log too); it lets
- *	   everything else through;
+ *	   CREATE TRIGGER, CREATE RULE, CREATE/ALTER POLICY, GRANT and REVOKE
+ *	   (privileges decide what applied statements do, so they go through
+ *	   the log too), and a local table made a child or partition of one
+ *	   (CREATE TABLE ... PARTITION OF / INHERITS, ALTER TABLE ... INHERIT);
+ *	   it lets everything else through;
  *	 - object_access_hook refuses the drop of a replicated table by any other
  *	   path (DROP SCHEMA ... CASCADE, DROP OWNED).
  *
@@ -189,6 +190,12 @@ guard_check_utility(Node *parsetree)
 			break;
 		case T_RuleStmt:
 			relid = replicated_table_of_rangevar(((RuleStmt *) parsetree)->relation);
+			break;
+		case T_CreatePolicyStmt:
+			relid = replicated_table_of_rangevar(((CreatePolicyStmt *) parsetree)->table);
+			break;
+		case T_AlterPolicyStmt:
+			relid = replicated_table_of_rangevar(((AlterPolicyStmt *) parsetree)->table);
 			break;
 		case T_GrantStmt:
 			{

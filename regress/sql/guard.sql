@@ -73,6 +73,7 @@ SELECT refusal($$DROP TABLE guard_parts_1$$);
 SELECT refusal($$DROP SCHEMA guard_s CASCADE$$);
 SELECT refusal($$CREATE TRIGGER guard_t BEFORE INSERT ON guard_s.accounts FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()$$);
 SELECT refusal($$CREATE RULE guard_r AS ON INSERT TO guard_s.accounts DO INSTEAD NOTHING$$);
+SELECT refusal($$CREATE POLICY guard_p ON guard_s.accounts USING (owner = current_user)$$);
 SELECT refusal($$CREATE TABLE guard_parts_2 PARTITION OF guard_parts FOR VALUES FROM (100) TO (200)$$);
 SELECT refusal($$CREATE TABLE guard_child () INHERITS (guard_s.accounts)$$);
 SELECT refusal($$ALTER TABLE guard_local INHERIT guard_s.accounts$$);
