@@ -15,6 +15,7 @@
 
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
+#include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
@@ -24,7 +25,7 @@
 
 /* Bounds.  A full slot table is an error with a hint, never a wait. */
 #define PGRAFT_MAX_REQUESTS 64
-#define PGRAFT_REQUEST_BYTES (64 * 1024)	/* one encoded statement */
+#define PGRAFT_INLINE_BYTES (16 * 1024)	/* larger requests go through DSM */
 #define PGRAFT_ERRMSG_LEN 512
 #define PGRAFT_ERRDETAIL_LEN 512
 #define PGRAFT_ERRHINT_LEN 256
@@ -82,7 +83,8 @@ typedef struct PgRaftSlot
 	char		errhint[PGRAFT_ERRHINT_LEN];
 
 	Size		len;
-	char		payload[PGRAFT_REQUEST_BYTES];
+	dsm_handle	payload_dsm;	/* if not 0, the payload is in this segment */
+	char		payload[PGRAFT_INLINE_BYTES];
 } PgRaftSlot;
 
 typedef struct PgRaftShared

@@ -32,6 +32,13 @@
 static int	my_slot = -1;
 static uint32 my_generation = 0;
 static bool exit_callback_registered = false;
+static dsm_segment *my_segment = NULL;	/* a large request's payload */
+
+static void
+forget_segment(dsm_segment *seg, Datum arg)
+{
+	my_segment = NULL;
+}
 
 static void
 release_slot(void)
@@ -50,6 +57,8 @@ release_slot(void)
 	}
 	LWLockRelease(pgraft_shared->lock);
 	my_slot = -1;
+	if (my_segment)
+		dsm_detach(my_segment);	/* forget_segment clears it */
 }
 
 static void
@@ -68,18 +77,30 @@ submit(PgRaftSlotKind kind, uint64 request_id, const void *data, Size len,
 	int			i;
 
 	Assert(my_slot < 0);
-	if (len > PGRAFT_REQUEST_BYTES)
+	if (len > RAFT_MAX_ENTRY_BYTES - 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("replicated statement is too large"),
-				 errdetail("The encoded statement takes %zu bytes; the limit is %d.",
-						   (size_t) len, PGRAFT_REQUEST_BYTES),
-				 errhint("Split the statement, or pass large values as arguments in several statements.")));
+				 errdetail("The encoded statement takes %zu bytes; a Raft entry holds at most %u.",
+						   (size_t) len, RAFT_MAX_ENTRY_BYTES - 1024),
+				 errhint("Split the statement, or pass large values in several statements.")));
 
 	if (!exit_callback_registered)
 	{
 		before_shmem_exit(release_slot_at_exit, (Datum) 0);
 		exit_callback_registered = true;
+	}
+
+	if (len > PGRAFT_INLINE_BYTES)
+	{
+		my_segment = dsm_create(len, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+		if (my_segment == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("could not create a shared memory segment for a large replicated statement"),
+					 errhint("Retry later; too many dynamic shared memory segments are in use.")));
+		on_dsm_detach(my_segment, forget_segment, (Datum) 0);
+		memcpy(dsm_segment_address(my_segment), data, len);
 	}
 
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
@@ -94,6 +115,8 @@ submit(PgRaftSlotKind kind, uint64 request_id, const void *data, Size len,
 	if (slot == NULL)
 	{
 		LWLockRelease(pgraft_shared->lock);
+		if (my_segment)
+			dsm_detach(my_segment);
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
 				 errmsg("too many pg_raft requests in progress"),
@@ -119,7 +142,10 @@ submit(PgRaftSlotKind kind, uint64 request_id, const void *data, Size len,
 	slot->sqlerrcode = 0;
 	slot->errmsg[0] = slot->errdetail[0] = slot->errhint[0] = '\0';
 	slot->len = len;
-	if (len > 0)
+	slot->payload_dsm = 0;
+	if (my_segment)
+		slot->payload_dsm = dsm_segment_handle(my_segment);
+	else if (len > 0)
 		memcpy(slot->payload, data, len);
 	slot->state = PGRAFT_SLOT_FILLED;
 	my_slot = i;

@@ -39,6 +39,7 @@
 PGDLLEXPORT void pgraft_worker_main(Datum main_arg);
 
 static PgRaftWorker *worker = NULL;
+static unsigned election_ticks = 0;	/* fixed when the core is created */
 
 void
 pgraft_worker_queue_log(PgRaftWorker *w, int level, const char *line)
@@ -148,6 +149,7 @@ start_core(PgRaftWorker *w)
 						 (uint64) pgraft_node_id);
 	opt.heartbeat_ticks = 1;
 	opt.election_ticks = Max(2, pgraft_election_timeout_ms / pgraft_heartbeat_interval_ms);
+	election_ticks = opt.election_ticks;
 	opt.pre_vote = true;
 	opt.check_quorum = true;
 	opt.lease_reads = false;
@@ -327,7 +329,14 @@ reload_settings(void)
 						old_heartbeat, old_election)));
 		pgraft_heartbeat_interval_ms = old_heartbeat;
 		pgraft_election_timeout_ms = old_election;
+		return;
 	}
+	if (pgraft_heartbeat_interval_ms != old_heartbeat ||
+		pgraft_election_timeout_ms != old_election)
+		ereport(LOG,
+				(errmsg("pg_raft: the tick is now %d ms; the election timeout stays %u ticks (%u ms) until the worker restarts",
+						pgraft_heartbeat_interval_ms, election_ticks,
+						election_ticks * (unsigned) pgraft_heartbeat_interval_ms)));
 }
 
 static long
@@ -459,7 +468,12 @@ pgraft_worker_main(Datum main_arg)
 		MemoryContextSwitchTo(TopMemoryContext);
 	}
 
+	/*
+	 * Exit code 1: if this was not a server shut-down (e.g. someone sent
+	 * SIGTERM to this process alone), the postmaster starts the worker again
+	 * after bgw_restart_time; exit code 0 would unregister it for good.
+	 */
 	ereport(LOG,
 			(errmsg("pg_raft: worker of node %d shutting down", pgraft_node_id)));
-	proc_exit(0);
+	proc_exit(1);
 }

@@ -24,6 +24,7 @@ typedef struct TakenRequest
 	PgRaftSlotKind kind;
 	struct raft_change change;
 	Size		len;
+	dsm_handle	payload_dsm;
 	char	   *data;
 
 	/* outcome */
@@ -96,6 +97,30 @@ not_leader_error(TakenRequest *t, raft_id leader, const char *what)
 	else
 		snprintf(hint, sizeof(hint), "No leader is known right now; retry shortly.");
 	set_error(t, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, msg, hint);
+}
+
+/*
+ * A large payload waits in the backend's DSM segment.  If the segment is
+ * gone, so is the backend's interest.
+ */
+static bool
+fetch_large_payload(TakenRequest *t)
+{
+	dsm_segment *seg = dsm_attach(t->payload_dsm);
+
+	if (seg == NULL || dsm_segment_map_length(seg) < t->len)
+	{
+		if (seg)
+			dsm_detach(seg);
+		t->new_state = PGRAFT_SLOT_DONE;
+		t->outcome = PGRAFT_OUT_NOT_PROPOSED;
+		strlcpy(t->errmsg, "the request was withdrawn", sizeof(t->errmsg));
+		return false;
+	}
+	t->data = palloc(t->len);
+	memcpy(t->data, dsm_segment_address(seg), t->len);
+	dsm_detach(seg);
+	return true;
 }
 
 /* Calls the core for one request; fills in the outcome. */
@@ -188,7 +213,8 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 		t->change = slot->change;
 		t->len = slot->len;
 		t->data = NULL;
-		if (slot->len > 0)
+		t->payload_dsm = slot->payload_dsm;
+		if (slot->len > 0 && slot->payload_dsm == 0)
 		{
 			t->data = palloc(slot->len);
 			memcpy(t->data, slot->payload, slot->len);
@@ -202,7 +228,11 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	st = palloc(sizeof(struct raft_status));
 	raft_get_status(w->raft, st);
 	for (i = 0; i < n; i++)
+	{
+		if (taken[i].payload_dsm != 0 && !fetch_large_payload(&taken[i]))
+			continue;
 		hand_to_core(w, &taken[i], st->leader);
+	}
 	raft_get_status(w->raft, st);
 	now = GetCurrentTimestamp();
 

@@ -25,6 +25,12 @@ SELECT raft.exec('UPDATE accounts SET balance = balance + $1 WHERE id <> $2', 10
 SELECT raft.exec('DELETE FROM accounts WHERE id = $1', 42);
 SELECT * FROM accounts ORDER BY id;
 
+-- A statement larger than a request slot travels through a DSM segment.
+SELECT raft.exec('INSERT INTO accounts VALUES ($1, $2, $3)', 4, repeat('x', 100000), 1);
+SELECT id, length(owner), md5(owner) = md5(repeat('x', 100000)) AS same
+  FROM accounts WHERE id = 4;
+SELECT raft.exec('DELETE FROM accounts WHERE length(owner) > $1', 1000);
+
 -- The read fence returns a read index this server has applied.
 SELECT b > 0 AS has_index,
        (SELECT applied_index FROM raft.applied) >= b AS applied

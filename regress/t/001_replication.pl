@@ -62,6 +62,16 @@ for my $k (101 .. 105)
 	}
 }
 
+# a statement larger than a request slot (it goes through DSM)
+is($c->exec_ok($followers[0], 'INSERT INTO kv VALUES ($1, $2)', 200, "repeat('y', 300000)"),
+	'1', 'a large statement through a follower');
+for my $id ($c->ids)
+{
+	is($c->read_after_barrier($id, "SELECT length(v) FROM kv WHERE k = 200"),
+		'300000', "node $id has the large value");
+}
+$c->exec_ok($leader, 'DELETE FROM kv WHERE k = $1', 200);
+
 my $before = $c->check_identical('kv', 'after writes');
 like($before, qr/^\(1,leader!\)/, 'the contents are what was written');
 

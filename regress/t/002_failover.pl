@@ -61,5 +61,26 @@ $rows = $c->check_identical('kv', 'after the follower restarted');
 is_deeply([ grep { !$present{$_} } sort { $a <=> $b } keys %acked ], [],
 	'the restarted follower has every acknowledged write');
 
+# SIGTERM of a Raft worker process alone: it restarts, its applier
+# reconnects, and the server catches up
+($follower) = grep { $_ != $leader } $c->ids;
+my $old_pid = $c->worker_pid($follower);
+ok(defined $old_pid, "node $follower has a Raft worker");
+kill('TERM', $old_pid);
+for my $k (61 .. 70)
+{
+	my ($ok) = $c->exec($leader, 'INSERT INTO kv VALUES ($1, $2)', $k, "'worker restarted'");
+	$acked{$k} = 1 if $ok;
+}
+$c->wait_for_leader;
+my $new_pid = $c->worker_pid($follower);
+ok(defined $new_pid && $new_pid != $old_pid, 'the Raft worker was started again');
+is($c->exec_ok($follower, 'UPDATE kv SET v = $1 WHERE k = $2', "'via restarted worker'", 61),
+	'1', 'the server with the restarted worker takes writes');
+$rows = $c->check_identical('kv', 'after the worker restarted');
+%present = map { (/^\((\d+),/)[0] => 1 } split /\n/, $rows;
+is_deeply([ grep { !$present{$_} } sort { $a <=> $b } keys %acked ], [],
+	'every acknowledged write is there');
+
 $c->stop_all;
 done_testing();

@@ -259,6 +259,20 @@ sub _server_pids
 	return @pids;
 }
 
+# The pid of the Raft worker process of server id.
+sub worker_pid
+{
+	my ($self, $id) = @_;
+	for my $pid ($self->_server_pids($id))
+	{
+		open(my $fh, '<', "/proc/$pid/cmdline") or next;
+		my $cmd = <$fh> // '';
+		close($fh);
+		return $pid if $cmd =~ /pg_raft worker/;
+	}
+	return undef;
+}
+
 # kill -9 of the postmaster and every child: a machine crash.
 sub crash
 {
