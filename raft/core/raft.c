@@ -145,7 +145,8 @@ raft_load(struct raft *r, const struct raft_hard_state *hs,
 	{
 		base = snap->index;
 		base_term = snap->term;
-		if (snap->data.len > 0 && snap->data.base == NULL)
+		if ((snap->data.len > 0 && snap->data.base == NULL) ||
+			snap->config.n > RAFT_MAX_MEMBERS)
 			return RAFT_EINVAL;
 	}
 	for (size_t k = 0; k < n; k++)

@@ -339,8 +339,8 @@ replication_recv_append_resp(struct raft *r, const struct raft_message *m)
 {
 	struct raft_progress *p = progress_find(r, m->from);
 
-	if (p == NULL)
-		return;
+	if (p == NULL || m->index > log_last_index(&r->log))
+		return;					/* unknown sender, or a claim beyond our log */
 	p->recent_active = true;
 	p->ticks_since_contact = 0;
 	if (m->reject)

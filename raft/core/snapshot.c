@@ -99,7 +99,8 @@ snapshot_recv(struct raft *r, const struct raft_message *m)
 	const struct raft_snapshot *s = &m->snapshot;
 	struct raft_snapshot copy;
 
-	if (s->index == 0 || (s->data.len > 0 && s->data.base == NULL))
+	if (s->index == 0 || (s->data.len > 0 && s->data.base == NULL) ||
+		s->config.n > RAFT_MAX_MEMBERS)
 		return;
 	if (s->index <= r->commit)
 	{
