@@ -24,7 +24,7 @@
 #define SIM_LINE 200			  /* one trace line */
 #define SIM_SNAP_DATA 40		  /* serialized state machine, bytes */
 #define SIM_MAX_INDEX (1u << 20)  /* log indexes a run may reach */
-#define SIM_MAX_EVENTS (1u << 16) /* event queue capacity */
+#define SIM_MAX_EVENTS (1u << 20) /* event queue capacity */
 #define SIM_MAX_READS 64		  /* outstanding read_index requests */
 #define SIM_MAX_PENDING_CHECKS 8  /* per node: leader commit term checks */
 
@@ -420,6 +420,7 @@ struct sim
 
 	struct sim_event *heap;
 	size_t n_heap;
+	size_t cap_heap;
 
 	struct sim_net net;
 	uint64_t heal_at; /* partition or loss burst ends */

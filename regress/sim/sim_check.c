@@ -20,8 +20,8 @@
  *   terms                never go back, not even across a crash (a restart
  *                        is at least the durable term)
  *   durability (§3.8)    a message leaves only once the term it carries is
- *                        durable; a granted vote only once a hard state with
- *                        that vote for that term has been synced; an
+ *                        durable; a granted vote only once that vote, or a
+ *                        later term, has been synced; an
  *                        append is acknowledged only once durable; one vote
  *                        per node and term, across crashes too
  *   commit rule (§3.6.2) a leader advances its commit index only onto an
@@ -214,13 +214,17 @@ sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
 
 		if (s->cfg.safety_only)
 			return;
-		if (!sim_map_get(&s->chk.durable_votes, key, &cand, NULL) ||
-			cand != m->to)
+		/*
+		 * Safe once the vote is durable, or once a later term is: a node
+		 * restarted at a later term never votes in this one again.
+		 */
+		if (d->hs.term <= m->term &&
+			(!sim_map_get(&s->chk.durable_votes, key, &cand, NULL) ||
+			 cand != m->to))
 			sim_fail(s,
-					 "durability: n%llu grants its vote to n%llu in term "
-					 "%llu, but no "
-					 "hard state with that vote was durable (now term %llu "
-					 "vote n%llu)",
+					 "durability: n%llu grants its vote to n%llu in term %llu "
+					 "before that vote is durable (durable: term %llu vote "
+					 "n%llu)",
 					 ULL(h->id), ULL(m->to), ULL(m->term), ULL(d->hs.term),
 					 ULL(d->hs.vote));
 		if (sim_map_get(&s->chk.votes, key, &cand, NULL) && cand != m->to)

@@ -69,11 +69,16 @@ sim_push(struct sim *s, uint64_t time, uint8_t kind, raft_id node,
 {
 	size_t i;
 
-	if (s->n_heap == SIM_MAX_EVENTS)
+	if (s->n_heap == s->cap_heap)
 	{
-		sim_fail(s, "run size: more than %u events pending", SIM_MAX_EVENTS);
-		free(msg);
-		return;
+		if (s->cap_heap == SIM_MAX_EVENTS)
+		{
+			sim_fail(s, "run size: more than %u events pending", SIM_MAX_EVENTS);
+			free(msg);
+			return;
+		}
+		s->cap_heap *= 2;
+		s->heap = sim_xrealloc(s->heap, s->cap_heap * sizeof(*s->heap));
 	}
 	i = s->n_heap++;
 	s->heap[i].time = time;
@@ -206,7 +211,8 @@ sim_init(struct sim *s, const struct sim_config *cfg)
 	sim_check_init(&s->chk);
 	choose(s);
 	sim_net_init(&s->net, &s->net_base, cfg->seed);
-	s->heap = sim_xcalloc(SIM_MAX_EVENTS, sizeof(*s->heap));
+	s->cap_heap = 1024;
+	s->heap = sim_xcalloc(s->cap_heap, sizeof(*s->heap));
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 	{
 		s->hosts[id].id = id;
