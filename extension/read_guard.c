@@ -1,10 +1,12 @@
 /*
- * extension/read_guard.c — pg_raft.read_consistency for plain SELECTs.
+ * extension/read_guard.c — pg_raft.read_consistency for plain reads.
  *
- * A query that reads a replicated table first waits on the read fence
- * (pgraft_read_fence: ReadIndex, or the lease, then "applied >= read
- * index"), so it sees every write committed before it started.  The fence
- * runs from post_parse_analyze_hook, that is before the executor takes its
+ * A statement that reads a replicated table (a SELECT, DECLARE CURSOR,
+ * CREATE TABLE AS, EXPLAIN, or a write to a local table that reads
+ * replicated ones) first waits on the read fence (pgraft_read_fence:
+ * ReadIndex, or the lease, then "applied >= read index"), so it sees every
+ * write committed before it started.  The fence runs from
+ * post_parse_analyze_hook, that is before the statement takes its
  * snapshot, which holds only where each statement takes a new snapshot:
  *
  *	 - READ COMMITTED: the portal's snapshot is taken after parse analysis,
@@ -17,15 +19,16 @@
  *	   own, before BEGIN; the transaction's snapshot then includes every
  *	   write committed before the barrier.  This hook does nothing there.
  *
- * Known gap: a statement analysed once and executed many times (PREPARE /
+ * Known gaps, where a client that needs the fence calls raft.barrier()
+ * first: a statement analysed once and executed many times (PREPARE /
  * EXECUTE, the extended protocol's named statements, PL/pgSQL's cached
- * plans) is fenced when it is analysed, not at each execution; a client
- * that needs each execution fenced calls raft.barrier() first.
+ * plans) is fenced when it is analysed, not at each execution; COPY table
+ * TO is not analysed at all (COPY (SELECT ...) TO is).
  *
  * Not fenced: background workers (the applier, or whatever reads replicated
- * tables to build a snapshot, must never wait on the applier),
- * pg_raft.read_consistency = local, and queries that read no replicated
- * table.
+ * tables to build a snapshot, must never wait on the applier), the analysis
+ * raft.exec's check runs, pg_raft.read_consistency = local, and statements
+ * that read no replicated table.
  */
 #include "postgres.h"
 
@@ -35,7 +38,10 @@
 #include "parser/analyze.h"
 
 #include "pg_raft.h"
-#include "statement.h"
+#include "statement_internal.h"
+
+/* true while pgraft_check_statement analyses a statement for raft.exec */
+bool		pgraft_checking = false;
 
 static bool read_guard_installed = false;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
@@ -57,22 +63,59 @@ reads_replicated_walker(Node *node, void *context)
 	return expression_tree_walker(node, reads_replicated_walker, context);
 }
 
+/*
+ * The query whose reads the statement's snapshot will serve: a SELECT, the
+ * query of DECLARE CURSOR / CREATE TABLE AS / EXPLAIN, or a write to a
+ * local table that reads replicated ones (INSERT INTO local SELECT ...).
+ * NULL for anything else, and for the analysis raft.exec's check runs.
+ */
+static Query *
+reading_query(Query *query)
+{
+	Node	   *utility = query->utilityStmt;
+
+	switch (query->commandType)
+	{
+		case CMD_SELECT:
+			return query;
+		case CMD_INSERT:
+		case CMD_UPDATE:
+		case CMD_DELETE:
+		case CMD_MERGE:
+			return pgraft_checking ? NULL : query;
+		case CMD_UTILITY:
+			if (utility == NULL)
+				return NULL;
+			if (IsA(utility, DeclareCursorStmt))
+				return castNode(Query, ((DeclareCursorStmt *) utility)->query);
+			if (IsA(utility, CreateTableAsStmt))
+				return castNode(Query, ((CreateTableAsStmt *) utility)->query);
+			if (IsA(utility, ExplainStmt))
+				return castNode(Query, ((ExplainStmt *) utility)->query);
+			return NULL;
+		default:
+			return NULL;
+	}
+}
+
 static void
 read_guard_post_parse_analyze(ParseState *pstate, Query *query,
 							  JumbleState *jstate)
 {
+	Query	   *reads;
+
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
 
-	if (query->commandType != CMD_SELECT ||
-		MyBackendType != B_BACKEND ||
+	if (MyBackendType != B_BACKEND ||
 		pgraft_applying ||
 		pgraft_read_consistency == PGRAFT_READ_LOCAL ||
 		!IsTransactionState() ||
 		IsolationUsesXactSnapshot())
 		return;
 
-	if (reads_replicated_walker((Node *) query, NULL))
+	reads = reading_query(query);
+	if (reads != NULL && reads_replicated_walker((Node *) reads, NULL))
 		(void) pgraft_read_fence((PgRaftReadConsistency) pgraft_read_consistency);
 }
 

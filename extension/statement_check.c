@@ -377,8 +377,17 @@ check_dml(RawStmt *raw, const PgRaftStatement *stmt)
 		}
 	}
 
-	query = parse_analyze_fixedparams(raw, stmt->sql, types, stmt->nargs,
-									  NULL);
+	pgraft_checking = true;
+	PG_TRY();
+	{
+		query = parse_analyze_fixedparams(raw, stmt->sql, types, stmt->nargs,
+										  NULL);
+	}
+	PG_FINALLY();
+	{
+		pgraft_checking = false;
+	}
+	PG_END_TRY();
 
 	if (query->returningList != NIL)
 		refuse_dml("raft.exec does not support RETURNING",

@@ -49,6 +49,12 @@
  */
 extern void pgraft_refuse_mutable(Node *analysed, const char *what);
 
+/*
+ * read_guard.c: true while pgraft_check_statement analyses a statement, so
+ * that the analysis of raft.exec's own DML is not taken for a read.
+ */
+extern bool pgraft_checking;
+
 /* statement_check.c: the type named by a parameter's type name. */
 extern Oid	pgraft_parameter_type(const char *name);
 
