@@ -278,6 +278,52 @@ s4_1_uncommitted_config_reverted_on_truncation(void **state)
 	cluster_free(&cl);
 }
 
+/* A learner's copy does not count towards a majority. */
+static void
+s4_2_1_learner_does_not_count_for_commit(void **state)
+{
+	raft_index	index;
+
+	(void) state;
+	cluster_init(&cl, 4, 3, NULL);
+	cluster_elect(&cl, 0);
+	assert_int_equal(change(0, RAFT_CHANGE_ADD_LEARNER, 4, NULL), RAFT_OK);
+	cluster_stabilize(&cl);
+	cluster_run(&cl, 2);
+	cluster_isolate(&cl, 1);
+	cluster_isolate(&cl, 2);
+	assert_int_equal(cluster_propose(&cl, 0, "x", &index), RAFT_OK);
+	cluster_stabilize(&cl);
+	cluster_run(&cl, 2);
+	/* Leader and learner have it: 1 of 3 voters. */
+	assert_int_equal(status_of(3).last_index, index);
+	assert_true(status_of(0).commit < index);
+	cluster_free(&cl);
+}
+
+/* Adding as a voter a member that is a learner promotes it. */
+static void
+s4_3_add_voter_of_learner_promotes(void **state)
+{
+	struct raft_status st;
+
+	(void) state;
+	cluster_init(&cl, 4, 3, NULL);
+	cluster_elect(&cl, 0);
+	assert_int_equal(change(0, RAFT_CHANGE_ADD_LEARNER, 4, NULL), RAFT_OK);
+	cluster_stabilize(&cl);
+	cluster_run(&cl, 2);
+	assert_int_equal(change(0, RAFT_CHANGE_ADD_VOTER, 4, NULL), RAFT_OK);
+	assert_true(status_of(0).config.joint);
+	cluster_stabilize(&cl);
+	cluster_run(&cl, 2);
+	st = status_of(3);
+	assert_false(st.config.joint);
+	assert_true(raft_config_is_voter(&st.config, 4));
+	assert_int_equal(change(0, RAFT_CHANGE_PROMOTE, 4, NULL), RAFT_EDUPLICATE);
+	cluster_free(&cl);
+}
+
 int
 main(void)
 {
@@ -290,6 +336,8 @@ main(void)
 		cmocka_unit_test(s4_remove_last_voter_refused),
 		cmocka_unit_test(s4_2_2_removed_leader_steps_down_after_commit),
 		cmocka_unit_test(s4_1_uncommitted_config_reverted_on_truncation),
+		cmocka_unit_test(s4_2_1_learner_does_not_count_for_commit),
+		cmocka_unit_test(s4_3_add_voter_of_learner_promotes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

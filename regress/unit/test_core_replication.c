@@ -398,6 +398,29 @@ s3_3_stale_leader_learns_newer_term(void **state)
 	cluster_free(&cl);
 }
 
+/* The host reports a peer unreachable: stop pipelining, probe instead. */
+static void
+unreachable_peer_goes_back_to_probing(void **state)
+{
+	struct raft_status st;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	st = status_of(0);
+	assert_int_equal(st.progress[1].state, RAFT_PROGRESS_REPLICATE);
+	raft_report_unreachable(cluster_raft(&cl, 0), 2);
+	st = status_of(0);
+	assert_int_equal(st.progress[1].state, RAFT_PROGRESS_PROBE);
+	assert_int_equal(st.progress[1].next, st.progress[1].match + 1);
+	assert_int_equal(cluster_propose(&cl, 0, "x", NULL), RAFT_OK);
+	cluster_stabilize(&cl);
+	st = status_of(0);
+	assert_int_equal(st.progress[1].state, RAFT_PROGRESS_REPLICATE);
+	assert_int_equal(st.progress[1].match, 3);
+	cluster_free(&cl);
+}
+
 int
 main(void)
 {
@@ -414,6 +437,7 @@ main(void)
 		cmocka_unit_test(proposal_without_leader_refused),
 		cmocka_unit_test(uncommitted_bytes_bounded),
 		cmocka_unit_test(s3_3_stale_leader_learns_newer_term),
+		cmocka_unit_test(unreachable_peer_goes_back_to_probing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,6 +122,26 @@ s3_10_transfer_to_unknown_node_refused(void **state)
 	cluster_free(&cl);
 }
 
+/* §3.10: the target skips pre-vote; its requests carry context 1. */
+static void
+s3_10_target_campaigns_without_prevote(void **state)
+{
+	const struct raft_message *vote;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	assert_int_equal(raft_transfer_leadership(cluster_raft(&cl, 0), 2), RAFT_OK);
+	cluster_process(&cl, 0);
+	cluster_deliver(&cl);		/* TIMEOUT_NOW reaches node 2 */
+	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_PREVOTE, 1, -1), 0);
+	vote = cluster_find_msg(&cl, RAFT_MSG_VOTE, 1, 2);
+	assert_non_null(vote);
+	assert_int_equal(vote->context, 1);
+	assert_int_equal(vote->term, 3);
+	cluster_free(&cl);
+}
+
 int
 main(void)
 {
@@ -132,6 +152,7 @@ main(void)
 		cmocka_unit_test(s3_10_transfer_aborts_after_election_timeout),
 		cmocka_unit_test(s3_10_transfer_forwarded_from_follower),
 		cmocka_unit_test(s3_10_transfer_to_unknown_node_refused),
+		cmocka_unit_test(s3_10_target_campaigns_without_prevote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
