@@ -71,11 +71,20 @@ meta_save(struct raft_log *log, const char *name, const uint8_t *buf,
 					log->dir, name, step, es);
 }
 
+static int
+log_fail_commit(struct raft_log *log, raft_index commit, raft_index durable)
+{
+	return st_log_fail(log, RAFT_EINVAL,
+					   "hard state commit %llu is beyond the last durable entry %llu",
+					   (unsigned long long) commit, (unsigned long long) durable);
+}
+
 int
 raft_log_save_hard_state(struct raft_log *log, const struct raft_hard_state *hs)
 {
 	uint8_t		buf[META_HEADER_SIZE + RAFT_HARD_STATE_ENCODED_SIZE + 4];
 	size_t		n;
+	raft_index	durable;
 	int			rv;
 
 	if (log->broken)
@@ -86,16 +95,17 @@ raft_log_save_hard_state(struct raft_log *log, const struct raft_hard_state *hs)
 						(unsigned long long) log->hard_state.term);
 
 	/* A durable commit index never points past durable entries. */
-	if (hs->commit > st_log_synced_index(log) && log->n_pending > 0)
+	durable = st_log_synced_index(log);
+	if (durable < log->snap_index)
+		durable = log->snap_index;
+	if (hs->commit > durable && log->n_pending > 0)
 	{
 		if ((rv = raft_log_sync(log)) != RAFT_OK)
 			return rv;
+		durable = st_log_synced_index(log);
 	}
-	if (hs->commit > st_log_synced_index(log) && hs->commit > log->snap_index)
-		return st_log_fail(log, RAFT_EINVAL,
-						"hard state commit %llu is beyond the last entry %llu",
-						(unsigned long long) hs->commit,
-						(unsigned long long) st_log_synced_index(log));
+	if (hs->commit > durable)
+		return log_fail_commit(log, hs->commit, durable);
 
 	n = raft_encode_hard_state(hs, buf + META_HEADER_SIZE,
 							   RAFT_HARD_STATE_ENCODED_SIZE);
