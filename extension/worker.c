@@ -167,9 +167,10 @@ start_core(PgRaftWorker *w)
 				 errmsg("invalid value for pg_raft.initial_cluster: %s", err)));
 	w->cluster_id = pgraft_cluster_id(pgraft_cluster_secret);
 
+	w->address_book = initial;
 	if (loaded.fresh)
 	{
-		if (initial.n > 0)
+		if (raft_config_find(&initial, (raft_id) pgraft_node_id) != NULL)
 		{
 			rc = raft_bootstrap(w->raft, &initial);
 			if (rc != RAFT_OK)
@@ -183,8 +184,8 @@ start_core(PgRaftWorker *w)
 		}
 		else
 			ereport(LOG,
-					(errmsg("pg_raft: node %d starts empty and waits to be added to a cluster",
-							pgraft_node_id)));
+					(errmsg("pg_raft: node %d starts empty and waits to be added with raft.add_node(%d, '%s', ...)",
+							pgraft_node_id, pgraft_node_id, pgraft_listen_addr)));
 	}
 	else
 	{

@@ -42,6 +42,7 @@ typedef struct PgRaftWorker
 	struct raft_transport *transport;
 	bool		transport_closed;
 	struct raft_config peers;	/* peers as given to the transport */
+	struct raft_config address_book;	/* pg_raft.initial_cluster */
 	uint64		cluster_id;
 
 	MemoryContext loop_cxt;		/* reset every iteration */

@@ -219,16 +219,30 @@ pgraft_check_settings(int elevel)
 		self = raft_config_find(&cfg, (raft_id) pgraft_node_id);
 		if (self == NULL)
 		{
-			ereport(elevel,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("pg_raft.node_id %d is not in pg_raft.initial_cluster",
-							pgraft_node_id),
-					 errdetail("pg_raft.initial_cluster is \"%s\".",
-							   pgraft_initial_cluster),
-					 errhint("List this server in pg_raft.initial_cluster, or leave it empty for a server that joins with raft.add_node().")));
-			return false;
+			uint32		i;
+
+			/*
+			 * Not listed: a server that joins an existing cluster (through
+			 * raft.add_node) and uses the list only to reach its members.
+			 * Unless its own address is listed under another id: then the
+			 * id is wrong.
+			 */
+			for (i = 0; i < cfg.n; i++)
+			{
+				if (strcmp(cfg.members[i].addr, pgraft_listen_addr) == 0)
+				{
+					ereport(elevel,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("pg_raft.node_id %d is not in pg_raft.initial_cluster, which lists this server's pg_raft.listen_addr %s as node %llu",
+									pgraft_node_id, pgraft_listen_addr,
+									(unsigned long long) cfg.members[i].id),
+							 errhint("Set pg_raft.node_id to %llu, or change the address.",
+									 (unsigned long long) cfg.members[i].id)));
+					return false;
+				}
+			}
 		}
-		if (strcmp(self->addr, pgraft_listen_addr) != 0)
+		else if (strcmp(self->addr, pgraft_listen_addr) != 0)
 		{
 			ereport(elevel,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -125,7 +125,8 @@ pgraft_worker_handle_ready(PgRaftWorker *w)
 
 /*
  * Makes the transport's peers those of the latest configuration in the
- * log (a member learns new peers as soon as it has the entry, §4.1).
+ * log (a member uses a new configuration as soon as it has the entry,
+ * §4.1).
  */
 void
 pgraft_worker_sync_peers(PgRaftWorker *w)
@@ -134,6 +135,14 @@ pgraft_worker_sync_peers(PgRaftWorker *w)
 	uint32		i;
 
 	raft_get_status(w->raft, st);
+
+	/*
+	 * A server that joins has no configuration until the leader sends it
+	 * one; until then it reaches the members listed in
+	 * pg_raft.initial_cluster, so that it can answer them.
+	 */
+	if (st->config.n == 0)
+		st->config = w->address_book;
 	for (i = 0; i < st->config.n; i++)
 	{
 		const struct raft_member *m = &st->config.members[i];

@@ -22,7 +22,7 @@ EOF2
 # Each case: settings to change, and what the log must say.
 my @cases = (
 	[ { 'pg_raft.node_id' => '4' },
-		qr/pg_raft\.node_id 4 is not in pg_raft\.initial_cluster/ ],
+		qr/pg_raft\.node_id 4 is not in pg_raft\.initial_cluster, which lists this server.s pg_raft\.listen_addr 127\.0\.0\.1:7101 as node 1/ ],
 	[ { 'pg_raft.node_id' => '0' },
 		qr/pg_raft\.node_id is not set/ ],
 	[ { 'pg_raft.listen_addr' => "'127.0.0.1:7199'" },

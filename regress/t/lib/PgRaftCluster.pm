@@ -45,42 +45,77 @@ sub new
 {
 	my ($class, %p) = @_;
 	my $n = $p{nodes} // 3;
-	my $name = $p{name} // 'raft';
 	# a per-run /16 of 127/8, so concurrent runs rarely collide
-	my $net = 20 + ($$ % 200);
-	my $self = bless { n => $n, nodes => [], addr => [], down => {}, paused => {} }, $class;
+	my $self = bless {
+		name => $p{name} // 'raft',
+		conf => $p{conf} // '',
+		net => 20 + ($$ % 200),
+		ids => [],
+		nodes => [],
+		addr => [],
+		down => {},
+		paused => {} }, $class;
 
-	for my $id (1 .. $n)
-	{
-		my $host = "127.0.$net.$id";
-		$self->{addr}[$id] = "$host:" . _free_port($host);
-	}
+	$self->{addr}[$_] = $self->_new_addr($_) for 1 .. $n;
 	my $initial = join(',', map { "$_=$self->{addr}[$_]" } 1 .. $n);
-	for my $id (1 .. $n)
-	{
-		my $node = PostgreSQL::Test::Cluster->new("${name}_$id");
-		$node->init;
-		$node->append_conf('postgresql.conf', <<"EOF");
+	$self->_make_node($_, $initial) for 1 .. $n;
+	$self->node($_)->start for 1 .. $n;
+	$self->node($_)->safe_psql('postgres', 'CREATE EXTENSION pg_raft') for 1 .. $n;
+	return $self;
+}
+
+sub _new_addr
+{
+	my ($self, $id) = @_;
+	my $host = "127.0.$self->{net}.$id";
+	return "$host:" . _free_port($host);
+}
+
+sub _make_node
+{
+	my ($self, $id, $initial) = @_;
+	my $node = PostgreSQL::Test::Cluster->new("$self->{name}_$id");
+	$node->init;
+	$node->append_conf('postgresql.conf', <<"EOF");
 shared_preload_libraries = 'pg_raft'
 shared_buffers = 16MB
 max_connections = 30
 pg_raft.node_id = $id
 pg_raft.listen_addr = '$self->{addr}[$id]'
 pg_raft.initial_cluster = '$initial'
-pg_raft.cluster_secret = 'tap-secret-$name'
+pg_raft.cluster_secret = 'tap-secret-$self->{name}'
 pg_raft.election_timeout = 1000
 pg_raft.heartbeat_interval = 100
 log_min_messages = log
 EOF
-		$node->append_conf('postgresql.conf', $p{conf}) if $p{conf};
-		$self->{nodes}[$id] = $node;
-	}
-	$_->start for $self->nodes;
-	$_->safe_psql('postgres', 'CREATE EXTENSION pg_raft') for $self->nodes;
-	return $self;
+	$node->append_conf('postgresql.conf', $self->{conf}) if $self->{conf};
+	$self->{nodes}[$id] = $node;
+	push @{ $self->{ids} }, $id;
+	return $node;
 }
 
-sub ids { my ($self) = @_; return (1 .. $self->{n}); }
+# A new, empty server with id, started, with the extension created; its
+# pg_raft.initial_cluster lists the current members so it can reach them.
+# It is not a member until raft.add_node.
+sub add_server
+{
+	my ($self, $id) = @_;
+	my $initial = join(',', map { "$_=$self->{addr}[$_]" } $self->ids);
+	$self->{addr}[$id] = $self->_new_addr($id);
+	my $node = $self->_make_node($id, $initial);
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION pg_raft');
+	return $node;
+}
+
+# Forgets a server (after it was removed and stopped).
+sub forget
+{
+	my ($self, $id) = @_;
+	$self->{ids} = [ grep { $_ != $id } @{ $self->{ids} } ];
+}
+
+sub ids { my ($self) = @_; return @{ $self->{ids} }; }
 sub node { my ($self, $id) = @_; return $self->{nodes}[$id]; }
 sub nodes { my ($self) = @_; return map { $self->{nodes}[$_] } $self->ids; }
 sub addr { my ($self, $id) = @_; return $self->{addr}[$id]; }
@@ -327,7 +362,7 @@ sub stop_all
 {
 	my ($self) = @_;
 	$self->resume($_) for keys %{ $self->{paused} };
-	for my $id ($self->ids)
+	for my $id (grep { defined $self->{nodes}[$_] } 0 .. $#{ $self->{nodes} })
 	{
 		next if $self->{down}{$id};
 		$self->node($id)->stop('fast');

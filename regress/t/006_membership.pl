@@ -1,0 +1,88 @@
+# regress/t/006_membership.pl — membership and leadership through the log:
+# a fourth, empty server is added with raft.add_node and catches up from
+# the log; leadership is handed over with raft.transfer_leadership; a
+# member is removed with raft.remove_node and the rest go on.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/lib";
+use PgRaftCluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $c = PgRaftCluster->new(name => 'members');
+my $leader = $c->wait_for_leader;
+ok(defined $leader, 'a leader is elected');
+$c->exec_ok($leader, 'CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL)');
+$c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', $_, "'three members'") for 1 .. 10;
+
+# a new, empty server
+$c->add_server(4);
+my $addr4 = $c->addr(4);
+my ($follower) = grep { $_ != $leader && $_ != 4 } $c->ids;
+my ($ret, $out, $err) = $c->node($follower)->psql('postgres',
+	"SELECT raft.add_node(4, '$addr4', 'host=unused')");
+like($err, qr/node $follower is not the Raft leader.*\n.*HINT:  The leader is node $leader/,
+	'raft.add_node on a follower names the leader');
+
+my $index = $c->node($leader)->safe_psql('postgres',
+	"SELECT raft.add_node(4, '$addr4', 'host=unused')");
+cmp_ok($index, '>', 0, "raft.add_node returns the index of the change ($index)");
+
+# the new server catches up from the log and becomes a voter
+$c->wait_applied(4, $c->status($leader)->{commit});
+my $voters = '';
+my $deadline = time() + $PgRaftCluster::WAIT_SECONDS;
+while (time() < $deadline)
+{
+	$voters = $c->node($leader)->safe_psql('postgres',
+		"SELECT string_agg(node_id::text, ',' ORDER BY node_id) FROM raft.nodes() WHERE voter");
+	last if $voters eq '1,2,3,4';
+	usleep(100_000);
+}
+is($voters, '1,2,3,4', 'the leader counts four voters');
+is($c->node(4)->safe_psql('postgres', 'SELECT voter FROM raft.status()'), 't',
+	'the new server knows it is a voter');
+is($c->exec_ok(4, 'INSERT INTO kv VALUES ($1, $2)', 11, "'via the new member'"), '1',
+	'the new member takes writes');
+$c->check_identical('kv', 'with four members');
+
+# hand leadership to another voter
+my ($target) = grep { $_ != $leader } $c->ids;
+$c->node($leader)->safe_psql('postgres', "SELECT raft.transfer_leadership($target)");
+my $now_leader;
+$deadline = time() + $PgRaftCluster::WAIT_SECONDS;
+while (time() < $deadline)
+{
+	$now_leader = $c->wait_for_leader;
+	last if defined $now_leader && $now_leader == $target;
+	usleep(100_000);
+}
+is($now_leader, $target, "leadership moved to node $target");
+$leader = $now_leader;
+
+# remove a follower, stop it; the others go on
+my ($gone) = grep { $_ != $leader } $c->ids;
+$c->node($leader)->safe_psql('postgres', "SELECT raft.remove_node($gone)");
+$deadline = time() + $PgRaftCluster::WAIT_SECONDS;
+my $members = '';
+while (time() < $deadline)
+{
+	$members = $c->node($leader)->safe_psql('postgres',
+		"SELECT string_agg(node_id::text, ',' ORDER BY node_id) FROM raft.nodes()");
+	last if $members !~ /\b$gone\b/;
+	usleep(100_000);
+}
+unlike($members, qr/\b$gone\b/, "node $gone is no longer a member");
+$c->stop($gone);
+$c->forget($gone);
+$leader = $c->wait_for_leader;
+is($c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 12, "'after removal'"), '1',
+	'the remaining members take writes');
+my $rows = $c->check_identical('kv', 'after the removal');
+like($rows, qr/\(12,"after removal"\)/, 'the last write is there');
+
+$c->stop_all;
+done_testing();
