@@ -31,6 +31,8 @@ progress_init(struct raft *r, struct raft_progress *p, raft_id id)
 	p->id = id;
 	p->state = RAFT_PROGRESS_PROBE;
 	p->next = log_last_index(&r->log) + 1;
+	/* Not heard from yet (matters for lease reads, §6.4.1). */
+	p->ticks_since_contact = r->opt.election_ticks;
 	if (id == r->id)
 	{
 		p->match = r->log.stable;

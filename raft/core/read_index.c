@@ -78,10 +78,34 @@ reject(struct raft *r, raft_id to, uint64_t ctx)
 	outbox_send(r, &m);
 }
 
+/*
+ * The lease (§6.4.1): a majority answered within the last half election
+ * timeout.  Those followers reset their election timers no earlier than the
+ * leader sent what they answered, and with check_quorum they refuse to vote
+ * for anyone else for a full election timeout after that (§4.2.3); the half
+ * left over absorbs message delay and clock drift.  Without a lease the
+ * request takes the ReadIndex path.
+ */
 static bool
 lease_valid(const struct raft *r)
 {
-	return r->opt.lease_reads && r->opt.check_quorum;
+	raft_id		ids[RAFT_MAX_MEMBERS];
+	bool		fresh[RAFT_MAX_MEMBERS];
+	uint64_t	limit = r->opt.election_ticks / 2;
+	unsigned	n = 0;
+
+	if (!r->opt.lease_reads || !r->opt.check_quorum)
+		return false;
+	if (limit == 0)
+		limit = 1;
+	for (unsigned i = 0; i < r->n_progress; i++)
+	{
+		ids[n] = r->progress[i].id;
+		fresh[n] = r->progress[i].id == r->id ||
+			r->progress[i].ticks_since_contact < limit;
+		n++;
+	}
+	return quorum_vote_result(&r->config, ids, fresh, n) == VOTE_WON;
 }
 
 /* Releases the requests whose round a majority has acknowledged. */

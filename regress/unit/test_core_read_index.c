@@ -143,6 +143,31 @@ s6_4_1_lease_read_answers_at_once(void **state)
 	cluster_free(&cl);
 }
 
+/* §6.4.1: an expired lease falls back to a ReadIndex round. */
+static void
+s6_4_1_expired_lease_needs_a_round(void **state)
+{
+	struct raft_options o;
+
+	(void) state;
+	cluster_default_options(&o);
+	o.lease_reads = true;
+	cluster_init(&cl, 3, 3, &o);
+	cluster_elect(&cl, 0);
+	cluster_isolate(&cl, 0);
+	cluster_tick(&cl, 0, 5);
+	cluster_drop_all(&cl);
+	assert_int_equal(raft_read_index(cluster_raft(&cl, 0), 3), RAFT_OK);
+	cluster_process(&cl, 0);
+	assert_int_equal(cl.nodes[0].n_reads, 0);
+	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_HEARTBEAT, 0, -1), 2);
+	/* The round completes once the followers answer again. */
+	cluster_heal(&cl);
+	cluster_stabilize(&cl);
+	assert_int_equal(cl.nodes[0].n_reads, 1);
+	cluster_free(&cl);
+}
+
 /* lease_reads needs check_quorum: refused as invalid options. */
 static void
 s6_4_1_lease_reads_require_check_quorum(void **state)
@@ -197,6 +222,7 @@ main(void)
 		cmocka_unit_test(s6_4_read_index_forwarded_from_follower),
 		cmocka_unit_test(s6_4_follower_without_leader_refuses),
 		cmocka_unit_test(s6_4_1_lease_read_answers_at_once),
+		cmocka_unit_test(s6_4_1_expired_lease_needs_a_round),
 		cmocka_unit_test(s6_4_1_lease_reads_require_check_quorum),
 		cmocka_unit_test(s6_4_single_voter_reads_at_once),
 		cmocka_unit_test(s6_4_reads_answered_once_in_order),
