@@ -7,7 +7,11 @@
  *
  *	 - ExecutorStart_hook refuses INSERT, UPDATE, DELETE and MERGE (also in
  *	   data-modifying CTEs, functions and EXPLAIN ANALYZE) whose result
- *	   relation is replicated;
+ *	   relation is replicated, and row locks on replicated tables (FOR
+ *	   UPDATE / NO KEY UPDATE / SHARE; also LOCK TABLE, below): a local lock
+ *	   holds back no write of the log, only this server's applier, and a
+ *	   client that then waits on that applier (raft.exec, a read fence)
+ *	   would wait for itself;
  *	 - ProcessUtility_hook refuses, on replicated tables (and their
  *	   indexes), what would change their rows or make a server apply the
  *	   same statement differently: TRUNCATE, COPY FROM, ALTER TABLE (also
@@ -33,6 +37,7 @@
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "tcop/utility.h"
 #include "utils/lsyscache.h"
@@ -94,6 +99,16 @@ refuse_local_child(Oid parent)
 }
 
 static void
+refuse_lock(Oid relid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot lock replicated table \"%s\"", get_rel_name(relid)),
+			 errdetail("A lock taken on one server does not hold back writes that come through the Raft log; it only holds up this server's applier, and raft.exec waits for that applier."),
+			 errhint("Remove the locking clause; to read after every earlier write, run SELECT raft.barrier() first.")));
+}
+
+static void
 guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
@@ -114,6 +129,25 @@ guard_ExecutorStart(QueryDesc *queryDesc, int eflags)
 								get_rel_name(rte->relid)),
 						 errdetail("Replicated tables change only through the Raft log, so that every server applies the same changes."),
 						 errhint(PGRAFT_GUARD_HINT)));
+		}
+
+		/*
+		 * FOR UPDATE, FOR NO KEY UPDATE and FOR SHARE.  FOR KEY SHARE stays
+		 * allowed: foreign keys of local tables that reference a replicated
+		 * one take it, and it holds back only deletes of the referenced row.
+		 */
+		foreach(lc, pstmt->rowMarks)
+		{
+			PlanRowMark *mark = lfirst_node(PlanRowMark, lc);
+			RangeTblEntry *rte;
+
+			if (mark->markType != ROW_MARK_EXCLUSIVE &&
+				mark->markType != ROW_MARK_NOKEYEXCLUSIVE &&
+				mark->markType != ROW_MARK_SHARE)
+				continue;
+			rte = rt_fetch(mark->rti, pstmt->rtable);
+			if (rte->rtekind == RTE_RELATION && pgraft_is_replicated(rte->relid))
+				refuse_lock(rte->relid);
 		}
 	}
 
@@ -138,6 +172,15 @@ guard_check_utility(Node *parsetree)
 				relid = replicated_table_of_rangevar(lfirst_node(RangeVar, lc));
 				if (OidIsValid(relid))
 					break;
+			}
+			break;
+		case T_LockStmt:
+			foreach(lc, ((LockStmt *) parsetree)->relations)
+			{
+				Oid			locked = replicated_table_of_rangevar(lfirst_node(RangeVar, lc));
+
+				if (OidIsValid(locked))
+					refuse_lock(locked);
 			}
 			break;
 		case T_CopyStmt:

@@ -74,6 +74,11 @@ SELECT refusal($$DROP SCHEMA guard_s CASCADE$$);
 SELECT refusal($$CREATE TRIGGER guard_t BEFORE INSERT ON guard_s.accounts FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()$$);
 SELECT refusal($$CREATE RULE guard_r AS ON INSERT TO guard_s.accounts DO INSTEAD NOTHING$$);
 SELECT refusal($$CREATE POLICY guard_p ON guard_s.accounts USING (owner = current_user)$$);
+-- locks on replicated tables, which would only hold up this server's applier
+SELECT refusal($$SELECT id FROM guard_s.accounts WHERE id = 1 FOR UPDATE$$);
+SELECT refusal($$SELECT id FROM guard_s.accounts WHERE id = 1 FOR NO KEY UPDATE$$);
+SELECT refusal($$SELECT a.id FROM guard_local l JOIN guard_s.accounts a ON a.id = l.id FOR SHARE OF a$$);
+SELECT refusal($$LOCK TABLE guard_s.accounts IN SHARE MODE$$);
 SELECT refusal($$CREATE TABLE guard_parts_2 PARTITION OF guard_parts FOR VALUES FROM (100) TO (200)$$);
 SELECT refusal($$CREATE TABLE guard_child () INHERITS (guard_s.accounts)$$);
 SELECT refusal($$ALTER TABLE guard_local INHERIT guard_s.accounts$$);
@@ -83,7 +88,8 @@ SELECT refusal($$GRANT SELECT ON ALL TABLES IN SCHEMA guard_s TO PUBLIC$$);
 
 -- what is not a write to a replicated table goes through
 SELECT * FROM guard_s.accounts ORDER BY id;
-SELECT id FROM guard_s.accounts WHERE id = 1 FOR UPDATE;
+SELECT id FROM guard_s.accounts WHERE id = 1 FOR KEY SHARE;
+SELECT l.id FROM guard_local l JOIN guard_s.accounts a ON a.id = l.id FOR UPDATE OF l;
 EXPLAIN (COSTS OFF) DELETE FROM guard_s.accounts;
 COPY guard_s.accounts TO STDOUT;
 VACUUM ANALYZE guard_s.accounts;
