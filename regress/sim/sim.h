@@ -403,6 +403,7 @@ struct sim
 	unsigned max_inflight;
 	size_t max_uncommitted;
 	unsigned sync_delay_max_ms;
+	unsigned sync_stall_10k; /* a sync stalls 50..400 ms */
 	bool report_unreachable; /* the transport tells of cut-off peers */
 	struct sim_net_options net_base;
 	uint64_t fault_end; /* ms: faults stop, everything heals */

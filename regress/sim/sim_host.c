@@ -605,6 +605,10 @@ sim_host_pump(struct sim *s, struct sim_host *h)
 			uint64_t delay =
 				sim_rng_below(&s->rng_host, s->sync_delay_max_ms + 1);
 
+			/* Now and then an fsync stalls, far longer than a round trip. */
+			if (sim_rng_chance(&s->rng_host, s->sync_stall_10k))
+				delay += sim_rng_range(&s->rng_host, 50, 400);
+
 			sim_push(s, s->now + delay, SIM_EV_SYNC, h->id, h->incarnation,
 					 NULL);
 			return;

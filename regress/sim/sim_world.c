@@ -155,6 +155,7 @@ choose(struct sim *s)
 	s->max_inflight = (unsigned) PICK(g, 1, 2, 4, 16, 256);
 	s->max_uncommitted = sim_rng_chance(g, 2500) ? 2048 : 0;
 	s->sync_delay_max_ms = (unsigned) PICK(g, 0, 1, 3, 8, 20, 50);
+	s->sync_stall_10k = (unsigned) PICK(g, 0, 0, 30, 200, 1000);
 	s->report_unreachable = sim_rng_chance(g, 5000);
 
 	o->delay_min_ms = (unsigned) sim_rng_range(g, 1, 5);
@@ -339,11 +340,12 @@ sim_run(struct sim *s)
 	sim_tracef(s,
 			   "  network: delay %u..~%u ms, loss %u/10k, dup %u/10k, %s, "
 			   "capacity %u; "
-			   "sync delay <= %u ms; msg bytes %zu, inflight %u",
+			   "sync delay <= %u ms, stalls %u/10k; msg bytes %zu, inflight %u",
 			   s->net_base.delay_min_ms, s->net_base.delay_mean_ms,
 			   s->net_base.loss_10k, s->net_base.dup_10k,
 			   s->net_base.reorder ? "reordering" : "fifo",
-			   s->net_base.capacity, s->sync_delay_max_ms, s->max_msg_bytes,
+			   s->net_base.capacity, s->sync_delay_max_ms, s->sync_stall_10k,
+			   s->max_msg_bytes,
 			   s->max_inflight);
 	sim_tracef(
 		s,
