@@ -58,8 +58,7 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		cache_valid = false;
 		cache_generation++;
 		/* the table may be gone (DROP EXTENSION): find it again */
-		if (relid != InvalidOid)
-			tables_relid = InvalidOid;
+		tables_relid = InvalidOid;
 		/* the catalog snapshot may predate the change we were told of */
 		InvalidateCatalogSnapshot();
 	}
