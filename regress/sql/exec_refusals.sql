@@ -63,9 +63,13 @@ SET pg_raft.read_consistency = local;
 DO $$
 BEGIN
 	FOR i IN 1..600 LOOP
-		EXIT WHEN (SELECT role = 'leader' AND commit_index = last_log_index
-						AND applied_index = commit_index
-				   FROM raft.status());
+		BEGIN
+			EXIT WHEN (SELECT role = 'leader' AND commit_index = last_log_index
+							AND applied_index = commit_index
+					   FROM raft.status());
+		EXCEPTION WHEN OTHERS THEN
+			NULL;				-- the worker has not published its status yet
+		END;
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 END $$;

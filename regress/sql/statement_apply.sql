@@ -15,7 +15,11 @@ RESET client_min_messages;
 DO $$
 BEGIN
 	FOR i IN 1..600 LOOP
-		EXIT WHEN (SELECT role = 'leader' FROM raft.status());
+		BEGIN
+			EXIT WHEN (SELECT role = 'leader' FROM raft.status());
+		EXCEPTION WHEN OTHERS THEN
+			NULL;				-- the worker has not published its status yet
+		END;
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 END $$;
