@@ -220,6 +220,7 @@ void		raft_tracef(struct raft *r, const char *fmt,...)
 /* outbox.c: queues a message (entries and snapshot data are referenced). */
 void		outbox_send(struct raft *r, const struct raft_message *m);
 void		message_release(struct raft_message *m);
+void		outbox_drop_acks_from(struct raft *r, raft_index from);
 
 /* role.c */
 void		become_follower(struct raft *r, raft_term term, raft_id leader);

@@ -62,6 +62,35 @@ outbox_send(struct raft *r, const struct raft_message *m)
 	blob_ref(q->snapshot.data.base);
 }
 
+/*
+ * The log is about to lose entries >= from: queued acknowledgements of
+ * them would reach a leader after the entries are gone, and it could count
+ * them towards commit (§3.5: entries are acknowledged only once durable).
+ * Drop them; the leader will ask again.  Messages already handed out in a
+ * ready are not touched: the host persists that ready's entries first.
+ */
+void
+outbox_drop_acks_from(struct raft *r, raft_index from)
+{
+	size_t		kept = 0;
+
+	for (size_t k = 0; k < r->n_outbox; k++)
+	{
+		struct raft_message *m = &r->outbox[k];
+
+		if (m->type == RAFT_MSG_APPEND_RESP && !m->reject && m->index >= from)
+		{
+			raft_tracef(r, "withdrew the acknowledgement of %llu to %llu",
+						(unsigned long long) m->index,
+						(unsigned long long) m->to);
+			message_release(m);
+			continue;
+		}
+		r->outbox[kept++] = *m;
+	}
+	r->n_outbox = kept;
+}
+
 void
 message_release(struct raft_message *m)
 {

@@ -301,6 +301,7 @@ replication_recv_append(struct raft *r, const struct raft_message *m)
 		{
 			raft_tracef(r, "truncated the log from %llu",
 						(unsigned long long) from);
+			outbox_drop_acks_from(r, from);
 			log_truncate_from(&r->log, from);
 			config_on_truncate(r, from);
 		}

@@ -122,6 +122,8 @@ snapshot_recv(struct raft *r, const struct raft_message *m)
 		if (copy.data.base == NULL)
 			return;				/* no memory: the leader retries */
 	}
+	/* Whatever the old log acknowledged may be gone with it. */
+	outbox_drop_acks_from(r, 0);
 	snapshot_clear(&r->snapshot);
 	r->snapshot = copy;
 	r->snapshot_to_restore = true;

@@ -183,6 +183,62 @@ ready_survives_truncation_before_advance(void **state)
 	cluster_free(&cl);
 }
 
+/*
+ * §3.5: an acknowledgement still queued when its entries are truncated is
+ * withdrawn: the old leader must not count entries that never became
+ * durable here.
+ */
+static void
+s3_5_queued_ack_of_truncated_entries_withdrawn(void **state)
+{
+	struct raft *f;
+	struct raft_ready rd;
+	struct raft_message m;
+	struct raft_entry e[2];
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	f = cluster_raft(&cl, 2);
+	memset(&m, 0, sizeof(m));
+	memset(e, 0, sizeof(e));
+	m.type = RAFT_MSG_APPEND;
+	m.from = 1;
+	m.to = 3;
+	m.term = 2;
+	m.index = 1;
+	m.log_term = 1;
+	m.n_entries = 2;
+	m.entries = e;
+	for (unsigned k = 0; k < 2; k++)
+	{
+		e[k].index = 2 + k;
+		e[k].term = 2;
+		e[k].type = RAFT_ENTRY_NOOP;
+	}
+	assert_int_equal(raft_step(f, &m), RAFT_OK);
+	/* Before any ready: a leader of term 3 replaces entry 2. */
+	m.from = 2;
+	m.term = 3;
+	m.n_entries = 1;
+	e[0].term = 3;
+	assert_int_equal(raft_step(f, &m), RAFT_OK);
+	raft_ready(f, &rd);
+	assert_int_equal(rd.n_entries, 1);
+	assert_int_equal(rd.entries[0].term, 3);
+	for (uint32_t k = 0; k < rd.n_messages; k++)
+	{
+		const struct raft_message *a = &rd.messages[k];
+
+		assert_int_equal(a->type, RAFT_MSG_APPEND_RESP);
+		assert_false(a->to == 1 && !a->reject && a->index >= 2);
+	}
+	assert_int_equal(rd.n_messages, 1);
+	assert_int_equal(rd.messages[0].to, 2);
+	assert_int_equal(rd.messages[0].index, 2);
+	raft_advance(f, &rd);
+	cluster_free(&cl);
+}
+
 /* §3.8: a campaign's ready holds the new term and vote with its requests. */
 static void
 ready_hard_state_with_vote_requests(void **state)
@@ -322,6 +378,7 @@ main(void)
 		cmocka_unit_test(ready_committed_entries_exactly_once),
 		cmocka_unit_test(ready_memory_valid_until_advance),
 		cmocka_unit_test(ready_survives_truncation_before_advance),
+		cmocka_unit_test(s3_5_queued_ack_of_truncated_entries_withdrawn),
 		cmocka_unit_test(ready_hard_state_with_vote_requests),
 		cmocka_unit_test(s3_8_restart_keeps_term_vote_and_log),
 		cmocka_unit_test(s3_8_load_validates_input),
