@@ -120,6 +120,7 @@ _PG_init(void)
 {
 	define_settings();
 	pgraft_guard_init();
+	pgraft_read_guard_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
