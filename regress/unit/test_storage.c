@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "test_storage_util.h"
 
@@ -484,6 +485,34 @@ test_no_preallocation(void **state)
 	loaded_check(&f->loaded, 1, 3, 1, 10);
 }
 
+static void *
+sync_in_thread(void *arg)
+{
+	struct fixture *f = arg;
+
+	return (void *) (intptr_t) raft_log_sync(f->log);
+}
+
+/* The host syncs in a worker thread (libuv's pool): no thread affinity. */
+static void
+test_sync_from_another_thread(void **state)
+{
+	struct fixture *f = *state;
+	pthread_t	t;
+	void	   *rv;
+
+	reopen(f);
+	for (raft_index i = 1; i <= 100; i += 10)
+	{
+		append_range(f->log, i, i + 9, 1, 300);
+		assert_int_equal(pthread_create(&t, NULL, sync_in_thread, f), 0);
+		assert_int_equal(pthread_join(t, &rv), 0);
+		assert_int_equal((intptr_t) rv, RAFT_OK);
+	}
+	reopen(f);
+	loaded_check(&f->loaded, 1, 100, 1, 300);
+}
+
 int
 main(void)
 {
@@ -503,6 +532,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_append_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_preallocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_from_another_thread, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("storage", tests, NULL, NULL);
