@@ -95,7 +95,8 @@ enum sim_event_kind
 	SIM_EV_SYNC = 3,	/* node's disk sync completes */
 	SIM_EV_SCHED = 4,	/* the fault/workload scheduler runs */
 	SIM_EV_REPORT = 5,	/* raft_report_snapshot/_unreachable (msg) */
-	SIM_EV_CRASH = 6	/* node (0: the leader then) crashes */
+	SIM_EV_CRASH = 6,	/* node (0: the leader then) crashes */
+	SIM_EV_RESTART = 7	/* node comes back if still that incarnation */
 };
 
 struct sim_event
@@ -466,6 +467,7 @@ struct sim_host *sim_host_of(struct sim *s, raft_id id);
 /* sim_sched.c: faults, workload, membership, the liveness phase */
 void sim_sched(struct sim *s);
 void sim_crash_now(struct sim *s, raft_id id);
+void sim_restart_now(struct sim *s, raft_id id, uint64_t incarnation);
 
 /* sim_net.c */
 void sim_net_init(struct sim_net *n, const struct sim_net_options *o,

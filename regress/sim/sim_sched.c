@@ -381,13 +381,20 @@ heal_all(struct sim *s)
 	s->net.opt = s->net_base;
 	s->net.opt.loss_10k = 0;
 	s->net.opt.capacity = 1024; /* healed: the links keep up again */
+	/*
+	 * And the disks: Raft is live only while a round trip, fsync included,
+	 * is well below the election timeout (§3.4's broadcastTime <<
+	 * electionTimeout).
+	 */
+	s->sync_stall_10k = 0;
+	if (s->sync_delay_max_ms > s->election_ticks * SIM_TICK_MS / 5)
+		s->sync_delay_max_ms = s->election_ticks * SIM_TICK_MS / 5;
 	s->heal_at = 0;
 	s->faults_active = false;
 	s->phase = SIM_PHASE_HEALED;
 	s->phase_since = s->now;
 	sim_tracef(s, "* fault phase over: links healed, no loss, no capacity "
-				  "drops, crashed "
-				  "nodes restart");
+				  "drops, no fsync stalls, crashed nodes restart");
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 	{
 		struct sim_host *h = &s->hosts[id];
@@ -429,6 +436,17 @@ faults(struct sim *s)
 		read_index(s);
 }
 
+/* SIM_EV_RESTART: a crashed node comes back, unless it already has. */
+void
+sim_restart_now(struct sim *s, raft_id id, uint64_t incarnation)
+{
+	struct sim_host *h = sim_host_of(s, id);
+
+	if (h == NULL || h->up || h->removed || h->incarnation != incarnation)
+		return;
+	sim_host_restart(s, h);
+}
+
 /* SIM_EV_CRASH: id crashes (RAFT_NONE: whoever leads now, if anyone). */
 void
 sim_crash_now(struct sim *s, raft_id id)
@@ -438,9 +456,14 @@ sim_crash_now(struct sim *s, raft_id id)
 	if (s->phase != SIM_PHASE_FAULTS || h == NULL || !h->up || h->removed)
 		return;
 	sim_host_crash(s, h);
-	h->restart_at =
-		s->now +
-		sim_rng_range(&s->rng_sched, 1, s->restart_max_ticks) * SIM_TICK_MS;
+	/* Down for a while, or (kill -9 and a supervisor) back at once. */
+	if (sim_rng_chance(&s->rng_sched, 3000))
+		h->restart_at = s->now + sim_rng_range(&s->rng_sched, 1, 20);
+	else
+		h->restart_at =
+			s->now +
+			sim_rng_range(&s->rng_sched, 1, s->restart_max_ticks) * SIM_TICK_MS;
+	sim_push(s, h->restart_at, SIM_EV_RESTART, h->id, h->incarnation, NULL);
 	s->stats.crashes++;
 }
 
@@ -528,8 +551,7 @@ sim_sched(struct sim *s)
 			continue;
 		if (h->shutdown_at != 0 && s->now >= h->shutdown_at)
 			sim_host_shutdown(s, h);
-		else if (!h->up && h->restart_at != 0 && s->now >= h->restart_at)
-			sim_host_restart(s, h);
+
 	}
 	if (s->phase == SIM_PHASE_FAULTS && s->now >= s->fault_end)
 		heal_all(s);

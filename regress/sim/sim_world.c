@@ -160,7 +160,7 @@ choose(struct sim *s)
 
 	o->delay_min_ms = (unsigned) sim_rng_range(g, 1, 5);
 	o->delay_mean_ms = o->delay_min_ms +
-					   (unsigned) sim_rng_range(g, 0, 3 * s->election_ticks);
+					   (unsigned) sim_rng_range(g, 0, 2 * s->election_ticks);
 	o->loss_10k =
 		sim_rng_chance(g, 3000) ? 0 : (unsigned) sim_rng_range(g, 1, 800);
 	o->dup_10k =
@@ -317,6 +317,9 @@ step(struct sim *s, struct sim_event *ev)
 		case SIM_EV_CRASH:
 			sim_crash_now(s, ev->node);
 			return ev->node != RAFT_NONE ? ev->node : SIM_MAX_NODES + 1;
+		case SIM_EV_RESTART:
+			sim_restart_now(s, ev->node, ev->incarnation);
+			return ev->node;
 		case SIM_EV_SCHED:
 			sim_sched(s);
 			if (s->phase != SIM_PHASE_DONE)
