@@ -17,20 +17,24 @@
  * What a run is.  One seed drives everything through splitmix64 streams:
  * the cluster (3 or 5 nodes), the core's options (election and heartbeat
  * ticks, pre-vote, check-quorum, message and in-flight limits), the
- * network, the disks, the fault schedule and the workload.  Simulated time
- * is in milliseconds; nodes tick every 10 ms.  A fault phase of 2.5 to 5
- * simulated seconds is followed by a liveness phase: everything heals, a
- * leader must appear and a final marker entry proposed on it must be
- * applied by every member of its configuration within a bound.  Invariants
- * (sim_check.c) are checked after every step; the first violation stops
- * the run and prints the seed, the invariant and the last lines of the
- * trace, keyed by simulated ms:
+ * network, the disks, the fault profile (calm: none; normal; storm: frequent
+ * faults aimed at the leader), the fault schedule and the workload
+ * (proposals on the leader and on followers, read_index anywhere,
+ * membership changes and leadership transfers, compaction on every host).
+ * Simulated time is in milliseconds; nodes tick every 10 ms.  A fault
+ * phase of 2.5 to 5 simulated seconds is followed by a liveness phase:
+ * everything heals, a leader must appear within 60 election timeouts, and
+ * a final marker entry proposed on it must be applied by every member of
+ * its configuration, with no stall of progress longer than that.
+ * Invariants (sim_check.c) are checked after every step; the first
+ * violation stops the run and prints the seed, the invariant and the last
+ * lines of the trace, keyed by simulated ms:
  *
- *   [   1200] n2 > leader term 4 ***          role change (from status)
+ *   [   1200] n2 > leader term 4, leader n2 ***   role change (status)
  *   [   1201] n2 -> n3 APPEND t=4 prev=6/3 ents=2 [7..8] commit=5
- *   [   1203] n3 <- n2 APPEND ...             delivery
+ *   [   1203] n3 <- n2 APPEND ...                  delivery
  *   [   1203] n3 . ready hs=t4/v0/c5 ents=[7/4..8/4] msgs=1
- *   [   1205] n3 . synced                     the ready is durable
+ *   [   1205] n3 . synced                          the ready is durable
  *   [   1205] n3 : <a line of the core's own trace>
  *   [   1290] n1 * crash: 2 unsynced writes lost   host and fault events
  *
@@ -39,22 +43,35 @@
  * The fault model.  What the simulation injects is what the protocol must
  * survive, and nothing more:
  *
- *   network  delay (a minimum, a mean, a rare long tail), loss, duplicates,
- *            reordering (per seed; otherwise each link is FIFO), a capacity
- *            per link beyond which messages are lost, symmetric partitions,
- *            one-way link cuts, isolating a node or only its sending or
- *            receiving side, loss bursts; all healed after a while.
- *   disk     writes are buffered until a sync that completes after a delay;
- *            a crash loses exactly the unsynced writes.  Synced data is never
- *            corrupted, torn or lost here: that is the storage layer's
- *            business and its own tests (CRC32C records, torn tails).
- *   nodes    crash at any moment (the struct raft is freed, the unsynced
- *            writes are gone) and restart later from the durable hard state,
- *            snapshot and entries with raft_load; removed nodes are shut
- *            down for good; new nodes start empty and catch up.
+ *   network  delay (a minimum, a mean of at most a fifth of the election
+ *            timeout, a rare long tail), loss, duplicates, reordering (per
+ *            seed; otherwise each link is FIFO), a capacity per link beyond
+ *            which messages are lost, symmetric partitions, one-way link
+ *            cuts, isolating a node or only its sending or receiving side,
+ *            loss bursts; all healed after a while.  The transport reports
+ *            what a real one would notice: snapshot delivered or not, and
+ *            (in half the seeds) appends to a cut-off or dead peer.
+ *   disk     writes are buffered until a sync that completes after 0 to
+ *            50 ms, in some seeds stalling now and then for 50 to 400 ms;
+ *            a crash loses exactly the unsynced writes.  Synced data is
+ *            never corrupted, torn or lost here: that is the storage
+ *            layer's business and its own tests (CRC32C records, torn
+ *            tails).
+ *   nodes    crash at any millisecond (the struct raft is freed, unsynced
+ *            writes are gone) and restart from the durable hard state,
+ *            snapshot and entries with raft_load, within milliseconds (a
+ *            supervisor) or up to a second later; removed nodes are shut
+ *            down for good once a configuration without them is committed;
+ *            new nodes start empty, not bootstrapped, and catch up.
  *   clocks   every node ticks at the same rate, at its own phase; there is
  *            no clock drift (lease reads, off unless --lease-reads, rely on
  *            that).
+ *
+ * Liveness is only asked for once the healed cluster meets Raft's timing
+ * requirement (§3.4, broadcastTime << electionTimeout): no loss, no
+ * capacity drops, no fsync stalls, every non-removed node up.  Voters are
+ * removed only in seeds with check-quorum on (§4.2.3: without its lease, a
+ * removed node that keeps running can disrupt every term).
  *
  * Files: sim_world.c (a run and its loop), sim_sched.c (faults, workload,
  * membership, liveness), sim_host.c (a server: ready, sync, apply, crash,
