@@ -2,7 +2,7 @@
  * extension/read_guard.c — pg_raft.read_consistency for plain reads.
  *
  * A statement that reads a replicated table (a SELECT, DECLARE CURSOR,
- * CREATE TABLE AS, EXPLAIN, or a write to a local table that reads
+ * CREATE TABLE AS, EXPLAIN ANALYZE, or a write to a local table that reads
  * replicated ones) first waits on the read fence (pgraft_read_fence:
  * ReadIndex, or the lease, then "applied >= read index"), so it sees every
  * write committed before it started.  The fence runs from
@@ -33,6 +33,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/defrem.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
@@ -65,8 +66,8 @@ reads_replicated_walker(Node *node, void *context)
 
 /*
  * The query whose reads the statement's snapshot will serve: a SELECT, the
- * query of DECLARE CURSOR / CREATE TABLE AS / EXPLAIN, or a write to a
- * local table that reads replicated ones (INSERT INTO local SELECT ...).
+ * query of DECLARE CURSOR / CREATE TABLE AS / EXPLAIN ANALYZE, or a write
+ * to a local table that reads replicated ones (INSERT INTO local SELECT).
  * NULL for anything else, and for the analysis raft.exec's check runs.
  */
 static Query *
@@ -91,7 +92,20 @@ reading_query(Query *query)
 			if (IsA(utility, CreateTableAsStmt))
 				return castNode(Query, ((CreateTableAsStmt *) utility)->query);
 			if (IsA(utility, ExplainStmt))
-				return castNode(Query, ((ExplainStmt *) utility)->query);
+			{
+				ExplainStmt *explain = (ExplainStmt *) utility;
+				ListCell   *lc;
+
+				/* only EXPLAIN ANALYZE reads rows */
+				foreach(lc, explain->options)
+				{
+					DefElem    *opt = lfirst_node(DefElem, lc);
+
+					if (strcmp(opt->defname, "analyze") == 0 &&
+						defGetBoolean(opt))
+						return castNode(Query, explain->query);
+				}
+			}
 			return NULL;
 		default:
 			return NULL;
