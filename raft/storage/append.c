@@ -35,7 +35,7 @@ fail_errno(struct raft_log *log, int err, const char *what, raft_index first)
 	st_seg_name(name, first);
 	st_io_strerror(err, es, sizeof(es));
 	return st_log_fail(log, err == ENOMEM ? RAFT_ENOMEM : RAFT_EIO,
-					"could not %s %s/%s: %s", what, log->dir, name, es);
+					   "could not %s %s/%s: %s", what, log->dir, name, es);
 }
 
 /* Creates segment first, empty, and makes it the last one. */
@@ -130,7 +130,7 @@ seg_rollback(struct raft_log *log)
 	log->seg_file_size = log->seg_end;
 	if (log->opt.preallocate && log->seg_end < log->opt.segment_bytes &&
 		st_io_allocate(&log->opt, log->seg_fd, log->seg_end,
-					log->opt.segment_bytes - log->seg_end) == 0)
+					   log->opt.segment_bytes - log->seg_end) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
 }
 
@@ -196,7 +196,7 @@ raft_log_sync(struct raft_log *log)
 
 			st_io_strerror(err, es, sizeof(es));
 			return st_log_fail(log, RAFT_EIO, "could not fsync directory %s: %s",
-							log->dir, es);
+							   log->dir, es);
 		}
 		log->dir_syncs++;
 		log->dir_dirty = false;
@@ -226,13 +226,13 @@ raft_log_sync(struct raft_log *log)
 		{
 			st_log_set_broken(log);
 			rv = st_log_fail(log, RAFT_EIO, "internal error: entry %llu does not follow segment end %llu",
-						  (unsigned long long) log->pending[i].index,
-						  (unsigned long long) seg->last);
+							 (unsigned long long) log->pending[i].index,
+							 (unsigned long long) seg->last);
 			break;
 		}
 		err = st_io_pwrite_all(&log->opt, log->seg_fd,
-							log->pending_buf + log->pending[i].offset, bytes,
-							log->seg_end);
+							   log->pending_buf + log->pending[i].offset, bytes,
+							   log->seg_end);
 		if (err == 0)
 			err = st_io_datasync(&log->opt, log->seg_fd);
 		if (err != 0)
@@ -274,20 +274,20 @@ append_check(struct raft_log *log, const struct raft_entry *entries, size_t n,
 		if (e->type < RAFT_ENTRY_COMMAND || e->type > RAFT_ENTRY_CONFIG ||
 			(e->data.len > 0 && e->data.base == NULL))
 			return st_log_fail(log, RAFT_EINVAL, "entry %llu is invalid (type %u)",
-							(unsigned long long) e->index, (unsigned) e->type);
+							   (unsigned long long) e->index, (unsigned) e->type);
 		if (e->index != next + i)
 			return st_log_fail(log, RAFT_EINVAL, "entry %llu appended where %llu was expected",
-							(unsigned long long) e->index,
-							(unsigned long long) (next + i));
+							   (unsigned long long) e->index,
+							   (unsigned long long) (next + i));
 		if (e->term == 0 || e->term < term)
 			return st_log_fail(log, RAFT_EINVAL, "entry %llu has term %llu, below %llu",
-							(unsigned long long) e->index,
-							(unsigned long long) e->term,
-							(unsigned long long) term);
+							   (unsigned long long) e->index,
+							   (unsigned long long) e->term,
+							   (unsigned long long) term);
 		term = e->term;
 		if (len == 0 || len > log->opt.max_record_bytes || len > UINT32_MAX)
 			return st_log_fail(log, RAFT_ETOOBIG, "entry %llu of %zu data bytes is too large",
-							(unsigned long long) e->index, e->data.len);
+							   (unsigned long long) e->index, e->data.len);
 		*bytes += rec_size(len);
 	}
 	return RAFT_OK;
@@ -376,7 +376,7 @@ raft_log_append(struct raft_log *log, const struct raft_entry *entries, size_t n
 			log->pending_len = len0;
 			st_runs_cut(log, entries[0].index);
 			return st_log_fail(log, RAFT_EINVAL, "entry %llu does not encode",
-							(unsigned long long) e->index);
+							   (unsigned long long) e->index);
 		}
 		st_rec_frame(rec, (uint32_t) len);
 		p->index = e->index;

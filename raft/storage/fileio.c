@@ -43,7 +43,7 @@ st_io_strerror(int err, char *buf, size_t len)
 
 int
 st_io_pwrite_all(const struct raft_log_options *opt, int fd, const void *buf,
-			  size_t len, uint64_t off)
+				 size_t len, uint64_t off)
 {
 	const uint8_t *p = buf;
 	int			err;
@@ -128,7 +128,7 @@ st_io_dirsync(const struct raft_log_options *opt, int dir_fd)
  * file system cannot allocate, so it works everywhere. */
 int
 st_io_allocate(const struct raft_log_options *opt, int fd, uint64_t off,
-			uint64_t len)
+			   uint64_t len)
 {
 	int			err;
 
@@ -142,7 +142,7 @@ st_io_allocate(const struct raft_log_options *opt, int fd, uint64_t off,
 
 int
 st_io_rename(const struct raft_log_options *opt, int dir_fd, const char *from,
-		  const char *to)
+			 const char *to)
 {
 	int			err;
 
@@ -153,8 +153,8 @@ st_io_rename(const struct raft_log_options *opt, int dir_fd, const char *from,
 
 int
 st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
-				const char *name, const void *buf, size_t len,
-				const char **step)
+				   const char *name, const void *buf, size_t len,
+				   const char **step)
 {
 	char		tmp[NAME_MAX + 1];
 	int			fd;
@@ -193,7 +193,7 @@ st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
 
 int
 st_io_read_file(int dir_fd, const char *name, size_t max, uint8_t **buf,
-			 size_t *len)
+				size_t *len)
 {
 	struct stat st;
 	uint8_t    *p;

@@ -142,7 +142,7 @@ all_zero(const uint8_t *buf, uint64_t len)
 
 enum st_rec_check
 st_rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
-		  uint32_t *payload_len, const char **why)
+			 uint32_t *payload_len, const char **why)
 {
 	uint32_t	len;
 

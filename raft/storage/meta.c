@@ -28,7 +28,7 @@ meta_frame(uint8_t *buf, const char *magic, size_t n)
 	st_put_le32(buf + 8, META_FORMAT_VERSION);
 	st_put_le64(buf + 12, n);
 	st_put_le32(buf + META_HEADER_SIZE + n,
-			 raft_crc32c(0, buf, META_HEADER_SIZE + n));
+				raft_crc32c(0, buf, META_HEADER_SIZE + n));
 	return META_HEADER_SIZE + n + 4;
 }
 
@@ -68,7 +68,7 @@ meta_save(struct raft_log *log, const char *name, const uint8_t *buf,
 		return RAFT_OK;
 	st_io_strerror(err, es, sizeof(es));
 	return st_log_fail(log, RAFT_EIO, "could not save %s/%s (%s): %s",
-					log->dir, name, step, es);
+					   log->dir, name, step, es);
 }
 
 static int
@@ -91,8 +91,8 @@ raft_log_save_hard_state(struct raft_log *log, const struct raft_hard_state *hs)
 		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (hs->term < log->hard_state.term)
 		return st_log_fail(log, RAFT_EINVAL, "hard state term %llu is below the saved %llu",
-						(unsigned long long) hs->term,
-						(unsigned long long) log->hard_state.term);
+						   (unsigned long long) hs->term,
+						   (unsigned long long) log->hard_state.term);
 
 	/* A durable commit index never points past durable entries. */
 	durable = st_log_synced_index(log);
@@ -131,11 +131,11 @@ raft_log_save_snapshot(struct raft_log *log, const struct raft_snapshot *snap)
 		return st_log_fail(log, RAFT_EINVAL, "snapshot without index or term");
 	if (snap->index < log->snap_index)
 		return st_log_fail(log, RAFT_EINVAL, "snapshot at %llu is older than the saved one at %llu",
-						(unsigned long long) snap->index,
-						(unsigned long long) log->snap_index);
+						   (unsigned long long) snap->index,
+						   (unsigned long long) log->snap_index);
 	if (n == 0 || n > log->opt.max_snapshot_bytes)
 		return st_log_fail(log, RAFT_ETOOBIG, "snapshot of %zu bytes encoded exceeds the maximum of %zu",
-						n, log->opt.max_snapshot_bytes);
+						   n, log->opt.max_snapshot_bytes);
 	buf = malloc(META_HEADER_SIZE + n + 4);
 	if (buf == NULL)
 		return st_log_fail(log, RAFT_ENOMEM, "out of memory saving a snapshot");
@@ -201,9 +201,9 @@ meta_read(int dir_fd, const char *dir, const char *name, const char *magic,
 
 int
 st_meta_load(int dir_fd, const char *dir, size_t max_snapshot,
-		  struct raft_hard_state *hs, bool *have_hs,
-		  struct raft_snapshot *snap, uint8_t **snap_buf,
-		  char *err, size_t errlen)
+			 struct raft_hard_state *hs, bool *have_hs,
+			 struct raft_snapshot *snap, uint8_t **snap_buf,
+			 char *err, size_t errlen)
 {
 	uint8_t    *buf = NULL;
 	const uint8_t *payload;

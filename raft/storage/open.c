@@ -46,7 +46,7 @@ st_refuse_errno(struct scan *sc, int err, const char *what, const char *name)
 
 	st_io_strerror(err, es, sizeof(es));
 	return st_refuse(sc, err == ENOMEM ? RAFT_ENOMEM : RAFT_EIO,
-				  "could not %s %s/%s: %s", what, sc->dir, name, es);
+					 "could not %s %s/%s: %s", what, sc->dir, name, es);
 }
 
 /* Removes every *.tmp file: an interrupted atomic replace or creation. */
@@ -121,7 +121,7 @@ cut_torn_tail(struct scan *sc)
 	log->seg_file_size = sc->cut_offset;
 	if (log->opt.preallocate && sc->cut_offset < log->opt.segment_bytes &&
 		st_io_allocate(&log->opt, log->seg_fd, sc->cut_offset,
-					log->opt.segment_bytes - sc->cut_offset) == 0)
+					   log->opt.segment_bytes - sc->cut_offset) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
 	if ((err = st_io_fsync(&log->opt, log->seg_fd)) != 0)
 		return st_refuse_errno(sc, err, "fsync", name);
@@ -233,7 +233,7 @@ open_dir(struct scan *sc, const char *dir)
 	{
 		if (errno == EWOULDBLOCK)
 			return st_refuse(sc, RAFT_EIO, "log directory %s is in use by another process or handle",
-						  dir);
+							 dir);
 		return st_refuse_errno(sc, errno, "lock", LOCK_FILE);
 	}
 	return RAFT_OK;
@@ -253,12 +253,12 @@ options_set(struct raft_log *log, const struct raft_log_options *opt,
 	if (log->opt.segment_bytes < RAFT_LOG_MIN_SEGMENT_BYTES ||
 		log->opt.segment_bytes > RAFT_LOG_MAX_SEGMENT_BYTES)
 		return st_refuse(sc, RAFT_EINVAL, "segment size %zu out of range",
-					  log->opt.segment_bytes);
+						 log->opt.segment_bytes);
 	if (log->opt.max_record_bytes == 0)
 		log->opt.max_record_bytes = RAFT_LOG_DEFAULT_RECORD_BYTES;
 	if (log->opt.max_record_bytes > RAFT_LOG_DEFAULT_RECORD_BYTES)
 		return st_refuse(sc, RAFT_EINVAL, "maximum record size %zu out of range",
-					  log->opt.max_record_bytes);
+						 log->opt.max_record_bytes);
 	if (log->opt.max_pending_bytes == 0)
 		log->opt.max_pending_bytes = RAFT_LOG_DEFAULT_PENDING_BYTES;
 	if (log->opt.max_snapshot_bytes == 0)
@@ -316,8 +316,8 @@ open_log(struct scan *sc, const char *dir, const struct raft_log_options *opt)
 	if ((rv = st_scan_list_dir(sc, &firsts, &n_firsts)) != RAFT_OK)
 		return rv;
 	rv = st_meta_load(log->dir_fd, dir, log->opt.max_snapshot_bytes,
-				   &l->hard_state, &have_hs, &l->snapshot, &sc->mem->snap_buf,
-				   l->error, sizeof(l->error));
+					  &l->hard_state, &have_hs, &l->snapshot, &sc->mem->snap_buf,
+					  l->error, sizeof(l->error));
 	if (rv != RAFT_OK)
 		goto out;
 	log->hard_state = l->hard_state;
@@ -338,9 +338,9 @@ open_log(struct scan *sc, const char *dir, const struct raft_log_options *opt)
 	if (l->hard_state.commit > last)
 	{
 		rv = st_refuse(sc, RAFT_ECORRUPT,
-					"log damaged: the hard state's commit index %llu is beyond the last entry %llu in %s (committed entries are missing)",
-					(unsigned long long) l->hard_state.commit,
-					(unsigned long long) last, dir);
+					   "log damaged: the hard state's commit index %llu is beyond the last entry %llu in %s (committed entries are missing)",
+					   (unsigned long long) l->hard_state.commit,
+					   (unsigned long long) last, dir);
 		goto out;
 	}
 	if ((rv = repair(sc, discard_all)) != RAFT_OK)

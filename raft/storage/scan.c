@@ -66,7 +66,7 @@ st_scan_list_dir(struct scan *sc, raft_index **firsts, size_t *n)
 		{
 			closedir(d);
 			return st_refuse(sc, RAFT_ECORRUPT, "log damaged: more than %u segments in %s",
-						  MAX_SEGMENTS, sc->dir);
+							 MAX_SEGMENTS, sc->dir);
 		}
 		if (*n == cap)
 		{
@@ -183,29 +183,29 @@ scan_segment(struct scan *sc, raft_index first, bool is_last,
 	err = st_io_read_file(log->dir_fd, name, max_size, &buf, &size);
 	if (err == EFBIG)
 		return st_refuse(sc, RAFT_ECORRUPT, "log damaged: %s/%s is larger than any segment",
-					  sc->dir, name);
+						 sc->dir, name);
 	if (err != 0)
 		return st_refuse_errno(sc, err, "read", name);
 	if ((why = st_seg_header_check(buf, size, &hdr_first)) != NULL)
 	{
 		free(buf);
 		return st_refuse(sc, RAFT_ECORRUPT, "log damaged: %s in %s/%s offset 0",
-					  why, sc->dir, name);
+						 why, sc->dir, name);
 	}
 	if (hdr_first != first)
 	{
 		free(buf);
 		return st_refuse(sc, RAFT_ECORRUPT,
-					  "log damaged: %s/%s offset 0: header says first index %llu",
-					  sc->dir, name, (unsigned long long) hdr_first);
+						 "log damaged: %s/%s offset 0: header says first index %llu",
+						 sc->dir, name, (unsigned long long) hdr_first);
 	}
 	if (first != expect)
 	{
 		free(buf);
 		return st_refuse(sc, RAFT_ECORRUPT,
-					  "log damaged: index gap: %s/%s starts at %llu, %llu expected (a segment is missing)",
-					  sc->dir, name, (unsigned long long) first,
-					  (unsigned long long) expect);
+						 "log damaged: index gap: %s/%s starts at %llu, %llu expected (a segment is missing)",
+						 sc->dir, name, (unsigned long long) first,
+						 (unsigned long long) expect);
 	}
 
 	while (off < size)
@@ -213,7 +213,7 @@ scan_segment(struct scan *sc, raft_index first, bool is_last,
 		uint32_t	len;
 		struct raft_entry e;
 		enum st_rec_check c = st_rec_check(buf + off, size - off,
-									 log->opt.max_record_bytes, &len, &why);
+										   log->opt.max_record_bytes, &len, &why);
 		uint64_t	next_valid;
 
 		if (c == REC_END)
@@ -227,12 +227,12 @@ scan_segment(struct scan *sc, raft_index first, bool is_last,
 				free(buf);
 				if (next_valid != 0)
 					return st_refuse(sc, RAFT_ECORRUPT,
-								  "log damaged: %s at %s/%s offset %llu (a valid record follows at offset %llu)",
-								  why, sc->dir, name, (unsigned long long) off,
-								  (unsigned long long) next_valid);
+									 "log damaged: %s at %s/%s offset %llu (a valid record follows at offset %llu)",
+									 why, sc->dir, name, (unsigned long long) off,
+									 (unsigned long long) next_valid);
 				return st_refuse(sc, RAFT_ECORRUPT,
-							  "log damaged: %s at %s/%s offset %llu (not the last segment)",
-							  why, sc->dir, name, (unsigned long long) off);
+								 "log damaged: %s at %s/%s offset %llu (not the last segment)",
+								 why, sc->dir, name, (unsigned long long) off);
 			}
 			sc->cut_tail = true;
 			sc->cut_offset = off;
@@ -244,24 +244,24 @@ scan_segment(struct scan *sc, raft_index first, bool is_last,
 		{
 			free(buf);
 			return st_refuse(sc, RAFT_ECORRUPT,
-						  "log damaged: record at %s/%s offset %llu does not decode: %s",
-						  sc->dir, name, (unsigned long long) off, raft_strerror(rv));
+							 "log damaged: record at %s/%s offset %llu does not decode: %s",
+							 sc->dir, name, (unsigned long long) off, raft_strerror(rv));
 		}
 		if (e.index != index)
 		{
 			free(buf);
 			return st_refuse(sc, RAFT_ECORRUPT,
-						  "log damaged: record at %s/%s offset %llu has index %llu, %llu expected",
-						  sc->dir, name, (unsigned long long) off,
-						  (unsigned long long) e.index, (unsigned long long) index);
+							 "log damaged: record at %s/%s offset %llu has index %llu, %llu expected",
+							 sc->dir, name, (unsigned long long) off,
+							 (unsigned long long) e.index, (unsigned long long) index);
 		}
 		if (e.term == 0 || e.term < *term)
 		{
 			free(buf);
 			return st_refuse(sc, RAFT_ECORRUPT,
-						  "log damaged: record at %s/%s offset %llu: term %llu after term %llu",
-						  sc->dir, name, (unsigned long long) off,
-						  (unsigned long long) e.term, (unsigned long long) *term);
+							 "log damaged: record at %s/%s offset %llu: term %llu after term %llu",
+							 sc->dir, name, (unsigned long long) off,
+							 (unsigned long long) e.term, (unsigned long long) *term);
 		}
 		*term = e.term;
 		if (st_runs_push(log, e.index, e.term) != RAFT_OK)
@@ -343,9 +343,9 @@ st_scan_segments(struct scan *sc, const raft_index *firsts, size_t n)
 
 		st_seg_name(name, firsts[start]);
 		return st_refuse(sc, RAFT_ECORRUPT,
-					  "log damaged: index gap: the first segment %s/%s starts at %llu but the snapshot ends at %llu (a segment is missing)",
-					  sc->dir, name, (unsigned long long) firsts[start],
-					  (unsigned long long) log->snap_index);
+						 "log damaged: index gap: the first segment %s/%s starts at %llu but the snapshot ends at %llu (a segment is missing)",
+						 sc->dir, name, (unsigned long long) firsts[start],
+						 (unsigned long long) log->snap_index);
 	}
 	sc->log_first = firsts[start];
 	for (size_t i = start; i < n; i++)

@@ -66,7 +66,7 @@ enum st_rec_check
 	REC_BAD
 };
 enum st_rec_check st_rec_check(const uint8_t *buf, uint64_t avail, size_t max_payload,
-						 uint32_t *payload_len, const char **why);
+							   uint32_t *payload_len, const char **why);
 
 /* ------------------------------------------------------------------------
  * The open log.
@@ -148,30 +148,30 @@ void		st_pending_clear(struct raft_log *log);
 int			st_io_fault(const struct raft_log_options *opt, enum raft_log_op op);
 void		st_io_strerror(int err, char *buf, size_t len);
 int			st_io_pwrite_all(const struct raft_log_options *opt, int fd,
-						  const void *buf, size_t len, uint64_t off);
+							 const void *buf, size_t len, uint64_t off);
 int			st_io_read_all(int fd, void *buf, size_t len, uint64_t off);
 int			st_io_datasync(const struct raft_log_options *opt, int fd);
 int			st_io_fsync(const struct raft_log_options *opt, int fd);
 int			st_io_dirsync(const struct raft_log_options *opt, int dir_fd);
 int			st_io_allocate(const struct raft_log_options *opt, int fd,
-						uint64_t off, uint64_t len);
+						   uint64_t off, uint64_t len);
 int			st_io_rename(const struct raft_log_options *opt, int dir_fd,
-					  const char *from, const char *to);
+						 const char *from, const char *to);
 
 /*
  * Writes len bytes as dir/name atomically: name.tmp, fsync, rename, fsync
  * of the directory.  0 or an errno; *step names the step that failed.
  */
 int			st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
-							const char *name, const void *buf, size_t len,
-							const char **step);
+							   const char *name, const void *buf, size_t len,
+							   const char **step);
 
 /*
  * Reads dir/name whole (at most max bytes).  0, ENOENT, EFBIG, or an errno.
  * *buf is malloc'd.
  */
 int			st_io_read_file(int dir_fd, const char *name, size_t max,
-						 uint8_t **buf, size_t *len);
+							uint8_t **buf, size_t *len);
 
 /* append.c */
 int			st_seg_create(struct raft_log *log, raft_index first);
@@ -181,9 +181,9 @@ int			st_log_remove_all(struct raft_log *log);
 
 /* meta.c */
 int			st_meta_load(int dir_fd, const char *dir, size_t max_snapshot,
-					  struct raft_hard_state *hs, bool *have_hs,
-					  struct raft_snapshot *snap, uint8_t **snap_buf,
-					  char *err, size_t errlen);
+						 struct raft_hard_state *hs, bool *have_hs,
+						 struct raft_snapshot *snap, uint8_t **snap_buf,
+						 char *err, size_t errlen);
 
 /* ------------------------------------------------------------------------
  * Opening (open.c orchestrates, scan.c reads and checks).

@@ -33,7 +33,7 @@ fail_io(struct raft_log *log, int err, const char *what, raft_index first)
 	st_io_strerror(err, es, sizeof(es));
 	st_log_set_broken(log);
 	return st_log_fail(log, RAFT_EIO, "could not %s %s/%s: %s", what, log->dir,
-					name, es);
+					   name, es);
 }
 
 /* Unlinks the last segment and makes that durable. */
@@ -107,9 +107,9 @@ locate(struct raft_log *log, raft_index index, uint64_t *offset)
 			free(buf);
 			st_log_set_broken(log);
 			return st_log_fail(log, RAFT_ECORRUPT,
-							"log damaged: record %llu not found at %s/%s offset %llu",
-							(unsigned long long) at, log->dir, name,
-							(unsigned long long) off);
+							   "log damaged: record %llu not found at %s/%s offset %llu",
+							   (unsigned long long) at, log->dir, name,
+							   (unsigned long long) off);
 		}
 		off += rec_size(len);
 		at++;
@@ -131,7 +131,7 @@ cut_last_segment(struct raft_log *log, raft_index index, uint64_t offset)
 	log->seg_file_size = offset;
 	if (log->opt.preallocate && offset < log->opt.segment_bytes &&
 		st_io_allocate(&log->opt, log->seg_fd, offset,
-					log->opt.segment_bytes - offset) == 0)
+					   log->opt.segment_bytes - offset) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
 	if ((err = st_io_fsync(&log->opt, log->seg_fd)) != 0)
 		return fail_io(log, err, "fsync", seg->first);
@@ -152,10 +152,10 @@ raft_log_truncate(struct raft_log *log, raft_index from)
 		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (from == 0 || from <= log->hard_state.commit || from <= log->snap_index)
 		return st_log_fail(log, RAFT_EINVAL,
-						"refusing to truncate from %llu: entries up to %llu are committed",
-						(unsigned long long) from,
-						(unsigned long long) (log->hard_state.commit > log->snap_index ?
-											  log->hard_state.commit : log->snap_index));
+						   "refusing to truncate from %llu: entries up to %llu are committed",
+						   (unsigned long long) from,
+						   (unsigned long long) (log->hard_state.commit > log->snap_index ?
+						   log->hard_state.commit : log->snap_index));
 	if (from > st_log_last_index(log))
 		return RAFT_OK;
 
@@ -199,9 +199,9 @@ raft_log_compact(struct raft_log *log, raft_index index)
 		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (index > log->snap_index)
 		return st_log_fail(log, RAFT_EINVAL,
-						"refusing to compact to %llu: the snapshot ends at %llu",
-						(unsigned long long) index,
-						(unsigned long long) log->snap_index);
+						   "refusing to compact to %llu: the snapshot ends at %llu",
+						   (unsigned long long) index,
+						   (unsigned long long) log->snap_index);
 
 	/* Never the last segment: appends go there. */
 	while (k + 1 < log->n_segs && log->segs[k].last <= index)
@@ -241,7 +241,7 @@ raft_log_compact(struct raft_log *log, raft_index index)
 
 		st_io_strerror(err, es, sizeof(es));
 		return st_log_fail(log, RAFT_EIO, "could not fsync directory %s: %s",
-						log->dir, es);
+						   log->dir, es);
 	}
 	log->dir_syncs++;
 	log->dir_dirty = false;
