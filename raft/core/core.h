@@ -323,7 +323,7 @@ void		snapshot_clear(struct raft_snapshot *s);
 /* ready.c */
 void		ready_free(struct raft *r);
 
-/* step.c: appends to the log on a follower (entries copied) */
+/* replication.c: appends copies of entries (follower, load) */
 int			log_append_copies(struct raft *r, const struct raft_entry *ents,
 							  size_t n);
 
