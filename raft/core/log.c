@@ -152,6 +152,10 @@ log_compact_to(struct raft_log *l, raft_index i)
 	memmove(l->ents, l->ents + drop, (l->n - drop) * sizeof(*l->ents));
 	l->n -= drop;
 	l->offset = i;
+	if (l->stable < i)
+		l->stable = i;
+	if (l->persist_from <= i)
+		l->persist_from = i + 1;
 }
 
 void

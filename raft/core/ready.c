@@ -79,6 +79,8 @@ copy_entries(struct raft *r, struct raft_entry **arr, size_t *cap,
 {
 	size_t		n;
 
+	if (from <= r->log.offset)
+		from = r->log.offset + 1;
 	if (to < from)
 		return 0;
 	n = to - from + 1;

@@ -20,6 +20,25 @@ snapshot_clear(struct raft_snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/*
+ * What the host has on disk: the stable entries, and while a ready is out,
+ * its entries too (the host persists them before it applies anything).
+ */
+static raft_index
+durable_index(const struct raft *r)
+{
+	raft_index	durable = r->log.stable;
+
+	if (r->ready_taken && r->n_rd_entries > 0)
+	{
+		const struct raft_entry *e = &r->rd_entries[r->n_rd_entries - 1];
+
+		if (e->index > durable && log_match_term(&r->log, e->index, e->term))
+			durable = e->index;
+	}
+	return durable;
+}
+
 int
 raft_compact(struct raft *r, raft_index index, const struct raft_buffer *data)
 {
@@ -31,7 +50,7 @@ raft_compact(struct raft *r, raft_index index, const struct raft_buffer *data)
 		return RAFT_EINVAL;
 	if (index <= r->log.offset)
 		return RAFT_ECOMPACTED;
-	if (index > r->handed_committed || index > r->log.stable)
+	if (index > r->handed_committed || index > durable_index(r))
 		return RAFT_EINVAL;		/* never past what was applied (§5.1) */
 	rv = log_term(&r->log, index, &term);
 	if (rv != RAFT_OK)

@@ -102,6 +102,50 @@ s5_1_compaction_limited_to_applied(void **state)
 	cluster_free(&cl);
 }
 
+/* The host may compact what it applied from a ready before advancing it. */
+static void
+s5_1_compact_within_a_ready(void **state)
+{
+	struct raft *f;
+	struct raft_ready rd;
+	struct raft_message m;
+	struct raft_entry e[2];
+	struct raft_buffer data = {.base = "snap", .len = 4};
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	f = cluster_raft(&cl, 2);
+	memset(&m, 0, sizeof(m));
+	memset(e, 0, sizeof(e));
+	m.type = RAFT_MSG_APPEND;
+	m.from = 1;
+	m.to = 3;
+	m.term = 2;
+	m.index = 1;
+	m.log_term = 1;
+	m.commit = 3;
+	m.n_entries = 2;
+	m.entries = e;
+	for (unsigned k = 0; k < 2; k++)
+	{
+		e[k].index = 2 + k;
+		e[k].term = 2;
+		e[k].type = RAFT_ENTRY_NOOP;
+	}
+	assert_int_equal(raft_step(f, &m), RAFT_OK);
+	raft_ready(f, &rd);
+	assert_int_equal(rd.n_entries, 2);
+	assert_int_equal(rd.n_committed, 2);
+	assert_int_equal(rd.committed[1].index, 3);
+	/* Persisted (step 2) and applied (step 4): compact, then advance. */
+	assert_int_equal(raft_compact(f, 3, &data), RAFT_OK);
+	raft_advance(f, &rd);
+	assert_false(raft_has_ready(f));
+	assert_int_equal(status_of(2).first_index, 4);
+	assert_int_equal(status_of(2).snapshot_index, 3);
+	cluster_free(&cl);
+}
+
 /* §5: a follower that needs compacted entries gets the snapshot. */
 static void
 s5_snapshot_sent_to_lagging_follower_and_restored(void **state)
@@ -248,6 +292,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(s5_1_compaction_drops_applied_entries),
 		cmocka_unit_test(s5_1_compaction_limited_to_applied),
+		cmocka_unit_test(s5_1_compact_within_a_ready),
 		cmocka_unit_test(s5_snapshot_sent_to_lagging_follower_and_restored),
 		cmocka_unit_test(s5_joiner_starts_from_snapshot),
 		cmocka_unit_test(s5_failed_snapshot_is_sent_again),
