@@ -119,6 +119,7 @@ struct raft_progress
 	bool		recent_active;	/* heard from since the last quorum check */
 	uint64_t	ticks_since_contact;
 	uint64_t	read_ack;		/* highest ReadIndex round acknowledged */
+	unsigned	snapshot_ticks; /* snapshot state: ticks since it was sent */
 	unsigned	in_start;		/* inflights: a ring of last indexes sent */
 	unsigned	in_count;
 	raft_index	inflight[RAFT_MAX_INFLIGHT];

@@ -83,6 +83,7 @@ progress_reset_state(struct raft_progress *p, uint8_t state)
 	p->state = state;
 	p->probe_sent = false;
 	p->pending_snapshot = 0;
+	p->snapshot_ticks = 0;
 	p->in_start = 0;
 	p->in_count = 0;
 }

@@ -124,7 +124,23 @@ tick_heartbeat(struct raft *r)
 	r->heartbeat_elapsed++;
 	r->election_elapsed++;
 	for (unsigned i = 0; i < r->n_progress; i++)
-		r->progress[i].ticks_since_contact++;
+	{
+		struct raft_progress *p = &r->progress[i];
+
+		p->ticks_since_contact++;
+		/*
+		 * §5: a snapshot that was lost (and never reported by the host with
+		 * raft_report_snapshot) is sent again after two election timeouts.
+		 */
+		if (p->state == RAFT_PROGRESS_SNAPSHOT &&
+			++p->snapshot_ticks >= 2 * r->opt.election_ticks)
+		{
+			raft_tracef(r, "snapshot to %llu timed out",
+						(unsigned long long) p->id);
+			p->pending_snapshot = 0;
+			progress_become_probe(p);
+		}
+	}
 
 	if (r->election_elapsed >= r->opt.election_ticks)
 	{

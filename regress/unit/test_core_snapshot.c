@@ -228,6 +228,28 @@ s5_failed_snapshot_is_sent_again(void **state)
 	cluster_free(&cl);
 }
 
+/* A snapshot lost without a report is sent again after a while. */
+static void
+s5_lost_snapshot_is_sent_again(void **state)
+{
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	cluster_isolate(&cl, 2);
+	propose_n(0, 3, "e");
+	assert_int_equal(cluster_compact(&cl, 0, 5), RAFT_OK);
+	cluster_heal(&cl);
+	assert_non_null(wait_snapshot_msg());
+	assert_int_equal(cluster_drop_msgs(&cl, RAFT_MSG_SNAPSHOT, 0, 2), 1);
+	cluster_run(&cl, 10);
+	assert_int_equal(status_of(0).progress[2].state, RAFT_PROGRESS_SNAPSHOT);
+	assert_int_equal(cl.nodes[2].snapshots_restored, 0);
+	cluster_run(&cl, 15);
+	assert_int_equal(cl.nodes[2].snapshots_restored, 1);
+	assert_int_equal(status_of(0).progress[2].state, RAFT_PROGRESS_REPLICATE);
+	cluster_free(&cl);
+}
+
 /* A snapshot not newer than the follower's commit changes nothing. */
 static void
 s5_stale_snapshot_ignored(void **state)
@@ -296,6 +318,7 @@ main(void)
 		cmocka_unit_test(s5_snapshot_sent_to_lagging_follower_and_restored),
 		cmocka_unit_test(s5_joiner_starts_from_snapshot),
 		cmocka_unit_test(s5_failed_snapshot_is_sent_again),
+		cmocka_unit_test(s5_lost_snapshot_is_sent_again),
 		cmocka_unit_test(s5_stale_snapshot_ignored),
 		cmocka_unit_test(s5_restart_from_snapshot),
 	};
