@@ -173,6 +173,54 @@ step_follower(struct raft *r, const struct raft_message *m)
 	}
 }
 
+/*
+ * What no correct peer sends: entries out of order, of term 0 or above the
+ * message's term, a previous term above the message's, a snapshot whose
+ * configuration cannot be.  Refused before it touches any state.
+ */
+static bool
+message_plausible(const struct raft_message *m)
+{
+	if (m->type == RAFT_MSG_APPEND)
+	{
+		raft_term	prev_term = m->log_term;
+
+		if (m->log_term > m->term)
+			return false;
+		for (uint32_t k = 0; k < m->n_entries; k++)
+		{
+			const struct raft_entry *e = &m->entries[k];
+
+			if (e->index != m->index + 1 + k || e->term == 0 ||
+				e->term > m->term || e->term < prev_term ||
+				(e->data.len > 0 && e->data.base == NULL))
+				return false;
+			prev_term = e->term;
+		}
+	}
+	if (m->type == RAFT_MSG_SNAPSHOT)
+	{
+		const struct raft_snapshot *s = &m->snapshot;
+
+		if (s->index == 0 || s->term == 0 || s->term > m->term ||
+			s->config.n == 0 || s->config.n > RAFT_MAX_MEMBERS ||
+			(s->data.len > 0 && s->data.base == NULL))
+			return false;
+		for (uint32_t i = 0; i < s->config.n; i++)
+		{
+			if (s->config.members[i].id == RAFT_NONE)
+				return false;
+			for (uint32_t j = i + 1; j < s->config.n; j++)
+				if (s->config.members[i].id == s->config.members[j].id)
+					return false;
+		}
+	}
+	if ((m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) &&
+		m->log_term > m->term)
+		return false;
+	return true;
+}
+
 int
 raft_step(struct raft *r, const struct raft_message *m)
 {
@@ -183,6 +231,12 @@ raft_step(struct raft *r, const struct raft_message *m)
 		return RAFT_EINVAL;
 	if (m->to != RAFT_NONE && m->to != r->id)
 		return RAFT_EINVAL;
+	if (!message_plausible(m))
+	{
+		raft_tracef(r, "refused an implausible message (type %u) from %llu",
+					(unsigned) m->type, (unsigned long long) m->from);
+		return RAFT_EINVAL;
+	}
 	if (!step_term(r, m))
 		return RAFT_OK;
 	if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE)

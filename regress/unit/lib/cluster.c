@@ -237,7 +237,7 @@ apply(struct test_node *nd, const struct raft_entry *e)
 	a->term = e->term;
 	a->type = e->type;
 	a->len = e->data.len;
-	if (e->type == RAFT_ENTRY_COMMAND)
+	if (e->type == RAFT_ENTRY_COMMAND && e->data.len > 0)
 		memcpy(a->data, e->data.base,
 			   e->data.len < sizeof(a->data) - 1 ? e->data.len : sizeof(a->data) - 1);
 }
