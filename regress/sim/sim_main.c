@@ -22,7 +22,7 @@
  * (proposals on the leader and on followers, read_index anywhere,
  * membership changes and leadership transfers, compaction on every host).
  * Simulated time is in milliseconds; nodes tick every 10 ms.  A fault
- * phase of 2.5 to 5 simulated seconds is followed by a liveness phase:
+ * phase of 3 to 7 simulated seconds is followed by a liveness phase:
  * everything heals, a leader must appear within 60 election timeouts, and
  * a final marker entry proposed on it must be applied by every member of
  * its configuration, with no stall of progress longer than that.

@@ -470,9 +470,9 @@ sim_crash_now(struct sim *s, raft_id id)
 /*
  * After healing: a leader within a bound, then progress until the marker
  * is applied on every member of the leader's configuration.  Progress
- * (the sum of the applied indexes) may be slow when the seed's network is
- * (48-byte messages, one in flight, 50 ms fsyncs), so the bound is on a
- * stall, not on the total time.
+ * (indexes applied, entries durable on followers) may be slow when the
+ * seed's network is (48-byte messages, one in flight, 50 ms fsyncs), so
+ * the bound is on a stall, not on the total time.
  */
 static void
 liveness(struct sim *s)
@@ -491,9 +491,13 @@ liveness(struct sim *s)
 		s->progress_at = s->now;
 		return;
 	}
+	/* Applying, or followers' logs growing (catching up on old terms). */
 	for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
 		if (s->hosts[id].up)
-			progress += s->hosts[id].applied;
+			progress += s->hosts[id].applied +
+						(s->hosts[id].r != NULL && &s->hosts[id] != l
+							 ? sim_log_last(&s->hosts[id].disk.durable.log)
+							 : 0);
 	if (progress != s->progress)
 	{
 		s->progress = progress;
@@ -508,7 +512,7 @@ liveness(struct sim *s)
 		if (s->now - s->progress_at >= bound)
 			sim_fail(
 				s,
-				"liveness: nothing applied for %llu ms and the marker is not "
+				"liveness: no progress for %llu ms and the marker is not "
 				"applied on n%llu (%s, applied %llu; leader n%llu term %llu "
 				"commit "
 				"%llu)",
@@ -527,7 +531,7 @@ liveness(struct sim *s)
 	if (l == NULL)
 	{
 		if (s->now - s->progress_at >= bound)
-			sim_fail(s, "liveness: no leader and nothing applied for %llu ms",
+			sim_fail(s, "liveness: no leader and no progress for %llu ms",
 					 ULL(s->now - s->progress_at));
 		return;
 	}

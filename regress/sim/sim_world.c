@@ -168,7 +168,7 @@ choose(struct sim *s)
 	o->reorder = sim_rng_chance(g, 5000);
 	o->capacity = (unsigned) PICK(g, 8, 32, 256);
 
-	s->fault_end = sim_rng_range(g, 250, 500) * SIM_TICK_MS;
+	s->fault_end = sim_rng_range(g, 300, 700) * SIM_TICK_MS;
 	s->profile = calm ? "calm" : "normal";
 	if (calm)
 		; /* no faults at all */
