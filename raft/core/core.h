@@ -36,6 +36,14 @@
 
 #include "raft.h"
 
+/*
+ * Internal functions are hidden: linked into pg_raft.so they bind inside
+ * it and are not exported, so no symbol of the server can interpose.
+ */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* Limits of the core (everything bounded). */
 #define RAFT_MAX_INFLIGHT 256	/* upper bound of options.max_inflight */
 #define RAFT_MAX_PENDING_READS 1024 /* ReadIndex requests waiting */
@@ -327,5 +335,9 @@ void		ready_free(struct raft *r);
 /* replication.c: appends copies of entries (follower, load) */
 int			log_append_copies(struct raft *r, const struct raft_entry *ents,
 							  size_t n);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif							/* RAFT_CORE_H */
