@@ -14,9 +14,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type_d.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
+#include "utils/array.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "pg_raft.h"
@@ -244,6 +247,36 @@ applier_caught_up(void)
 	return pg_atomic_read_u64(&pgraft_shared->applied_index) >= commit;
 }
 
+/*
+ * True when this server's applier waits for a lock that this backend holds
+ * (say the caller's transaction read a table that its statement alters):
+ * neither could go on.
+ */
+static bool
+applier_blocked_by_me(void)
+{
+	int			applier_pid;
+	ArrayType  *pids;
+	Datum	   *elems;
+	int			n;
+	int			i;
+	bool		found = false;
+
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	applier_pid = pgraft_shared->applier_pid;
+	LWLockRelease(pgraft_shared->lock);
+	if (applier_pid == 0)
+		return false;
+
+	pids = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
+												  Int32GetDatum(applier_pid)));
+	deconstruct_array(pids, INT4OID, sizeof(int32), true, TYPALIGN_INT,
+					  &elems, NULL, &n);
+	for (i = 0; i < n && !found; i++)
+		found = (DatumGetInt32(elems[i]) == MyProcPid);
+	return found;
+}
+
 static void
 raise_outcome(const SlotView *v, const char *what)
 {
@@ -298,6 +331,7 @@ pgraft_propose_and_wait(bytea *entry_data, uint64 request_id)
 	long		no_leader_ms = (long) pgraft_election_timeout_ms * PGRAFT_NO_LEADER_TIMEOUTS;
 	long		unknown_ms = (long) pgraft_election_timeout_ms * PGRAFT_UNKNOWN_TIMEOUTS;
 	TimestampTz submitted;
+	TimestampTz last_lock_check = 0;
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	pgraft_require_ready();
@@ -327,6 +361,17 @@ pgraft_propose_and_wait(bytea *entry_data, uint64 request_id)
 						 "The statement was proposed but not seen applied within %ld ms, although this server applied everything it knows to be committed; the leader may have changed. It may or may not be applied.",
 						 unknown_ms);
 				break;
+			}
+			if (v.state == PGRAFT_SLOT_PROPOSED && elapsed_ms(v.proposed_at, 1000) &&
+				TimestampDifferenceExceeds(last_lock_check, GetCurrentTimestamp(), 1000))
+			{
+				last_lock_check = GetCurrentTimestamp();
+				if (applier_blocked_by_me())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+							 errmsg("raft.exec would wait for its own transaction"),
+							 errdetail("This server's applier waits for a lock that this transaction holds. The statement was already proposed to the Raft log; it may still be applied once this transaction ends."),
+							 errhint("Run raft.exec outside transactions that read or lock the tables it changes.")));
 			}
 			ConditionVariableTimedSleep(&slot->cv, pgraft_heartbeat_interval_ms,
 										PG_WAIT_EXTENSION);

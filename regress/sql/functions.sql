@@ -81,6 +81,17 @@ SET pg_raft.node_id = 2;
 SET pg_raft.election_timeout = 5000;
 SET pg_raft.no_such_setting = 1;
 
+-- A transaction that holds a lock the applier needs for its own statement
+-- would wait forever: raft.exec sees it and says so.  The statement is in
+-- the log, and is applied once the transaction ends.
+BEGIN;
+SELECT count(*) FROM accounts;
+SELECT raft.exec('ALTER TABLE accounts ADD COLUMN note text');
+ROLLBACK;
+SELECT raft.barrier() > 0 AS fenced;
+SELECT attname FROM pg_attribute
+ WHERE attrelid = 'accounts'::regclass AND attname = 'note';
+
 -- raft.exec serves pg_raft.database only.
 CREATE DATABASE pg_raft_other;
 \c pg_raft_other
