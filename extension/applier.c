@@ -202,6 +202,15 @@ pgraft_applier_main(Datum main_arg)
 	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * Nor may a server's configuration make it apply an entry differently
+	 * from the others (invariant 3): writable, read committed, triggers
+	 * firing as usual.
+	 */
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
+
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "pg_raft apply batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	batch = MemoryContextAllocZero(TopMemoryContext, sizeof(PgRaftApplyBatch));
