@@ -304,7 +304,8 @@ int			raft_step(struct raft *r, const struct raft_message *m);
  * set.  On a follower it is forwarded to the leader (RAFT_MSG_PROPOSE) and
  * *index is set to 0: the host recognises its entry when it is committed,
  * by an id of its own inside the data.  RAFT_ENOLEADER when there is no
- * leader to take it, RAFT_ETRANSFER during a leadership transfer.
+ * leader to take it, RAFT_ETRANSFER during a leadership transfer,
+ * RAFT_EFULL on a leader holding max_uncommitted_bytes of uncommitted data.
  */
 int			raft_propose(struct raft *r, const void *data, size_t len,
 						 raft_index *index);
@@ -327,6 +328,7 @@ int			raft_change_config(struct raft *r, const struct raft_change *changes,
  * may then serve the read once it has applied up to index.  On a follower
  * the request is forwarded to the leader.  Requests whose answer is lost
  * (leader change) are simply never answered: the host times them out.
+ * RAFT_EFULL when too many requests already wait on this leader.
  */
 int			raft_read_index(struct raft *r, uint64_t ctx);
 
@@ -386,6 +388,11 @@ struct raft_ready
 bool		raft_has_ready(const struct raft *r);
 void		raft_ready(struct raft *r, struct raft_ready *rd);
 void		raft_advance(struct raft *r, const struct raft_ready *rd);
+/*
+ * (raft_ready called again before raft_advance returns the same ready.
+ * raft_compact may be called while carrying out a ready, for entries it
+ * persisted and applied.)
+ */
 
 /* ------------------------------------------------------------------------
  * Introspection, for raft.status(), raft.nodes() and the simulator.
