@@ -113,8 +113,8 @@ on_fatal_signal(int sig)
 	{
 		fprintf(
 			stderr,
-			"sim: seed %llu: VIOLATION the core crashed (signal %d: %s) at "
-			"%llu ms, step %llu\n",
+			"sim: seed %llu: VIOLATION crash (signal %d: %s) at %llu ms, "
+			"step %llu; the stack is in the core or the simulator\n",
 			ULL(s->cfg.seed), sig,
 			sig == SIGABRT ? "abort, an assertion?" : "segmentation fault",
 			ULL(s->now), ULL(s->steps));
