@@ -20,11 +20,11 @@
 PG_MODULE_MAGIC;
 
 int			pgraft_node_id = 0;
-char	   *pgraft_listen_addr = NULL;
-char	   *pgraft_initial_cluster = NULL;
-char	   *pgraft_database = NULL;
+char	   *pgraft_listen_addr = "";
+char	   *pgraft_initial_cluster = "";
+char	   *pgraft_database = "postgres";
 int			pgraft_read_consistency = PGRAFT_READ_LINEARIZABLE;
-char	   *pgraft_cluster_secret = NULL;
+char	   *pgraft_cluster_secret = "";
 int			pgraft_election_timeout_ms = 1000;
 int			pgraft_heartbeat_interval_ms = 100;
 
@@ -39,42 +39,50 @@ static const struct config_enum_entry read_consistency_options[] = {
 
 void		_PG_init(void);
 
+/*
+ * PGC_POSTMASTER settings can only be defined while preloading; a session
+ * that loads the library (CREATE EXTENSION without preloading) gets the
+ * others, and every SQL function refuses with a hint.
+ */
 static void
-define_settings(void)
+define_settings(bool preloading)
 {
-	DefineCustomIntVariable("pg_raft.node_id",
-							"This server's Raft node id, unique in the cluster.",
-							"An integer >= 1; 0 means not set.",
-							&pgraft_node_id, 0, 0, PG_INT32_MAX,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("pg_raft.listen_addr",
-							   "host:port of this server's Raft transport.",
-							   "Outgoing Raft connections bind to the same host.",
-							   &pgraft_listen_addr, "",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("pg_raft.initial_cluster",
-							   "The first configuration: 1=host:port,2=host:port,...",
-							   "Used only while this server has no Raft state.",
-							   &pgraft_initial_cluster, "",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("pg_raft.database",
-							   "The database whose replicated tables this cluster serves.",
-							   NULL,
-							   &pgraft_database, "postgres",
-							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	if (preloading)
+	{
+		DefineCustomIntVariable("pg_raft.node_id",
+								"This server's Raft node id, unique in the cluster.",
+								"An integer >= 1; 0 means not set.",
+								&pgraft_node_id, 0, 0, PG_INT32_MAX,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomStringVariable("pg_raft.listen_addr",
+								   "host:port of this server's Raft transport.",
+								   "Outgoing Raft connections bind to the same host.",
+								   &pgraft_listen_addr, "",
+								   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomStringVariable("pg_raft.initial_cluster",
+								   "The first configuration: 1=host:port,2=host:port,...",
+								   "Used only while this server has no Raft state.",
+								   &pgraft_initial_cluster, "",
+								   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomStringVariable("pg_raft.database",
+								   "The database whose replicated tables this cluster serves.",
+								   NULL,
+								   &pgraft_database, "postgres",
+								   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomStringVariable("pg_raft.cluster_secret",
+								   "Shared secret that Raft peers prove to each other.",
+								   "Never sent over the network.",
+								   &pgraft_cluster_secret, "",
+								   PGC_POSTMASTER,
+								   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+								   NULL, NULL, NULL);
+	}
 	DefineCustomEnumVariable("pg_raft.read_consistency",
 							 "How reads of replicated tables are confirmed.",
 							 "linearizable: ReadIndex round; lease: leader lease; local: no check.",
 							 &pgraft_read_consistency, PGRAFT_READ_LINEARIZABLE,
 							 read_consistency_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
-	DefineCustomStringVariable("pg_raft.cluster_secret",
-							   "Shared secret that Raft peers prove to each other.",
-							   "Never sent over the network.",
-							   &pgraft_cluster_secret, "",
-							   PGC_POSTMASTER,
-							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_raft.election_timeout",
 							"Raft election timeout.",
 							"A follower that hears no leader for this long (randomised up to twice) starts an election.",
@@ -118,7 +126,7 @@ register_workers(void)
 void
 _PG_init(void)
 {
-	define_settings();
+	define_settings(process_shared_preload_libraries_in_progress);
 	pgraft_guard_init();
 	pgraft_read_guard_init();
 

@@ -62,4 +62,19 @@ for my $case (@cases)
 $node->adjust_conf('postgresql.conf', $_, $good{$_}) for keys %good;
 ok($node->start(fail_ok => 1), 'the server starts with good settings');
 $node->stop('fast');
+
+# without shared_preload_libraries every SQL function refuses, with a hint
+$node->adjust_conf('postgresql.conf', 'shared_preload_libraries', "''");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_raft');
+for my $call ("raft.status()", "raft.nodes()", "raft.barrier()",
+	"raft.exec('CREATE TABLE t (a int)')", "raft.transfer_leadership(2)")
+{
+	my ($ret, $out, $err) = $node->psql('postgres', "SELECT * FROM $call",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err,
+		qr/55000: pg_raft is not loaded by shared_preload_libraries.*\n.*HINT:  Add pg_raft to shared_preload_libraries/,
+		"$call refuses when pg_raft is not preloaded");
+}
+$node->stop('fast');
 done_testing();
