@@ -479,6 +479,10 @@ void sim_net_heal(struct sim_net *n);
 struct raft_message *sim_msg_copy(const struct raft_message *m);
 void sim_msg_free(struct raft_message *m);
 const char *sim_msg_name(uint8_t type);
+
+/* sim_wire.c: through the codec and back; NULL (run failed) if it breaks */
+struct raft_message *sim_wire_pass(struct sim *s,
+								   const struct raft_message *m);
 void sim_msg_describe(const struct raft_message *m, char *buf, size_t cap);
 
 #endif /* RAFT_SIM_H */

@@ -6,9 +6,9 @@
  * FIFO), a capacity per link past which messages are lost.  Partitions are
  * a matrix of blocked directed links, so symmetric partitions, one-way
  * partitions and isolating a node are all the same thing; a link blocked
- * when a message is sent or when it would arrive loses it.  Messages are
- * deep copies: what a ready points to is the core's, valid only until
- * raft_advance.
+ * when a message is sent or when it would arrive loses it.  Messages in
+ * flight are bytes (sim_wire.c): encoded by the codec when sent, decoded
+ * when they arrive.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +243,7 @@ net_enqueue(struct sim *s, const struct raft_message *m)
 {
 	struct sim_net *n = &s->net;
 	uint64_t at = s->now + net_delay(n);
+	struct raft_message *wire;
 
 	if (n->inflight[m->from][m->to] >= n->opt.capacity)
 	{
@@ -255,8 +256,11 @@ net_enqueue(struct sim *s, const struct raft_message *m)
 		at = n->last_arrival[m->from][m->to];
 	if (at > n->last_arrival[m->from][m->to])
 		n->last_arrival[m->from][m->to] = at;
+	wire = sim_wire_pass(s, m);
+	if (wire == NULL)
+		return;
 	n->inflight[m->from][m->to]++;
-	sim_push(s, at, SIM_EV_DELIVER, m->to, 0, sim_msg_copy(m));
+	sim_push(s, at, SIM_EV_DELIVER, m->to, 0, wire);
 }
 
 void
