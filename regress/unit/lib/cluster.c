@@ -484,6 +484,27 @@ cluster_drop_msgs(struct test_cluster *c, int type, int from, int to)
 	return dropped;
 }
 
+size_t
+cluster_drop_random(struct test_cluster *c, uint64_t *rng, unsigned percent)
+{
+	size_t		kept = 0,
+				dropped = 0;
+
+	for (size_t k = 0; k < c->n_net; k++)
+	{
+		*rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		if ((*rng >> 33) % 100 < percent)
+		{
+			free_msg(&c->net[k]);
+			dropped++;
+		}
+		else
+			c->net[kept++] = c->net[k];
+	}
+	c->n_net = kept;
+	return dropped;
+}
+
 void
 cluster_drop_all(struct test_cluster *c)
 {

@@ -109,6 +109,9 @@ size_t		cluster_drop_msgs(struct test_cluster *c, int type, int from, int to);
 const struct raft_message *cluster_find_msg(const struct test_cluster *c,
 											int type, int from, int to);
 void		cluster_drop_all(struct test_cluster *c);
+/* Drops each message in flight with probability percent/100 (seeded). */
+size_t		cluster_drop_random(struct test_cluster *c, uint64_t *rng,
+								unsigned percent);
 
 /* Crash (lose the struct raft, keep the disk) and restart from the disk. */
 void		cluster_crash(struct test_cluster *c, unsigned i);

@@ -1,0 +1,143 @@
+/*
+ * regress/unit/test_core_liveness.c — after any storm of faults, a healed
+ * cluster elects a leader and commits again (the liveness side of §3.4 and
+ * §3.5, which the simulator's safety checks do not cover): seeded runs of
+ * partitions, lost messages, crashes, restarts, compactions and transfers,
+ * then the network heals and a last proposal must reach every node.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/cluster.h"
+
+#define NODES 5
+#define SEEDS 30
+#define STORM_TICKS 400
+
+static struct test_cluster cl;
+
+static uint64_t
+next(uint64_t *rng)
+{
+	*rng ^= *rng << 13;
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	return *rng;
+}
+
+static void
+storm(uint64_t *rng)
+{
+	char		text[32];
+
+	for (unsigned t = 0; t < STORM_TICKS; t++)
+	{
+		int			leader;
+		unsigned	dice = (unsigned) (next(rng) % 100);
+
+		if (t % 25 == 0)
+		{
+			cluster_heal(&cl);
+			if (dice < 50)
+				cluster_isolate(&cl, (unsigned) (next(rng) % NODES));
+			if (dice < 20)
+				cluster_isolate(&cl, (unsigned) (next(rng) % NODES));
+		}
+		if (dice < 3)
+		{
+			unsigned	victim = (unsigned) (next(rng) % NODES);
+
+			if (!cl.nodes[victim].down)
+				cluster_crash(&cl, victim);
+		}
+		for (unsigned i = 0; i < NODES; i++)
+			if (cl.nodes[i].down && next(rng) % 10 == 0)
+				cluster_restart(&cl, i);
+		leader = cluster_leader(&cl);
+		if (leader >= 0 && dice < 60)
+		{
+			snprintf(text, sizeof(text), "s%u", t);
+			(void) cluster_propose(&cl, (unsigned) leader, text, NULL);
+		}
+		if (leader >= 0 && dice == 99)
+			(void) raft_transfer_leadership(cluster_raft(&cl, (unsigned) leader),
+											1 + next(rng) % NODES);
+		for (unsigned i = 0; i < NODES; i++)
+		{
+			struct test_node *nd = &cl.nodes[i];
+
+			if (!nd->down && next(rng) % 20 == 0 && nd->applied > nd->snap.index + 4)
+				assert_int_equal(cluster_compact(&cl, i, nd->applied - 2), RAFT_OK);
+		}
+		cluster_tick_all(&cl, 1);
+		for (unsigned round = 0; round < 8 && cl.n_net > 0; round++)
+		{
+			cluster_drop_random(&cl, rng, 10);
+			cluster_deliver(&cl);
+		}
+	}
+}
+
+static void
+healed_cluster_commits_after_any_storm(void **state)
+{
+	(void) state;
+	for (uint64_t seed = 1; seed <= SEEDS; seed++)
+	{
+		uint64_t	rng = seed * 0x9e3779b97f4a7c15ULL;
+		int			leader = -1;
+
+		cluster_init(&cl, NODES, NODES, NULL);
+		storm(&rng);
+		{
+			raft_index	most = 0;
+			unsigned	restored = 0;
+
+			for (unsigned i = 0; i < NODES; i++)
+			{
+				if (cl.nodes[i].hs.commit > most)
+					most = cl.nodes[i].hs.commit;
+				restored += cl.nodes[i].snapshots_restored;
+			}
+			printf("    seed %llu: commit %llu during the storm, %u snapshots "
+				   "restored\n", (unsigned long long) seed,
+				   (unsigned long long) most, restored);
+			assert_true(most > 10);
+		}
+		cluster_heal(&cl);
+		for (unsigned i = 0; i < NODES; i++)
+			if (cl.nodes[i].down)
+				cluster_restart(&cl, i);
+		for (unsigned t = 0; t < 200; t++)
+		{
+			cluster_run(&cl, 1);
+			leader = cluster_leader(&cl);
+			if (leader >= 0 &&
+				cluster_propose(&cl, (unsigned) leader, "final", NULL) == RAFT_OK)
+				break;
+			leader = -1;
+		}
+		if (leader < 0)
+			fail_msg("seed %llu: no leader took a proposal", (unsigned long long) seed);
+		cluster_run(&cl, 30);
+		for (unsigned i = 0; i < NODES; i++)
+			if (!cluster_applied_text(&cl, i, "final"))
+				fail_msg("seed %llu: node %u did not apply the last proposal",
+						 (unsigned long long) seed, i + 1);
+		cluster_free(&cl);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(healed_cluster_commits_after_any_storm),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
