@@ -52,6 +52,11 @@ include $(PGXS)
 # the extension only.
 $(RAFT_LIB_SRCS:.c=.o): CFLAGS += -std=gnu11 -Wno-declaration-after-statement -Wno-missing-prototypes
 
+# PGXS tracks no header dependencies: without this, an object built against
+# an older raft.h (or extension header) is linked with newer ones into
+# pg_raft.so, and the server crashes on a struct or enum that moved.
+$(OBJS): $(wildcard raft/*.h raft/*/*.h extension/*.h)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
