@@ -12,6 +12,7 @@
  *                        term under the same (index, term) is a violation
  *   leader completeness  a leader of term T, once its host holds its whole
  *                        log, has every entry committed by a term < T
+ *   apply                a node applies only entries of its own durable log
  *   state machine safety every applied (index, term, entry) equals the one
  *                        applied first anywhere, and so does the rolling hash
  *                        of the prefix (also across snapshot restores)
@@ -270,9 +271,23 @@ void
 sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 {
 	struct sim_committed *c = committed_at(s, e->index);
+	const struct sim_store *d = &h->disk.durable;
+	const struct sim_entry *mine = sim_log_get(&d->log, e->index);
 
 	if (c == NULL)
 		return;
+	/* What a node applies is in its own log, on its disk (§3.8). */
+	if (e->index > d->snap.index &&
+		(mine == NULL || mine->term != e->term || mine->hash != e->hash))
+	{
+		sim_fail(s,
+				 "apply: n%llu applies %llu/%llu, which is not in its durable "
+				 "log (it has %s%llu)",
+				 ULL(h->id), ULL(e->index), ULL(e->term),
+				 mine ? "term " : "no entry, last ",
+				 mine ? ULL(mine->term) : ULL(sim_log_last(&d->log)));
+		return;
+	}
 	if (!c->known)
 	{
 		c->known = true;
