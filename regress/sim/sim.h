@@ -276,6 +276,7 @@ struct sim_host
 	struct raft_status st;
 	raft_term max_term; /* over every incarnation */
 	raft_term leader_checked_term;
+	raft_index seen_commit; /* committed prefix registered, this life */
 	struct sim_commit_check pending_checks[SIM_MAX_PENDING_CHECKS];
 	size_t n_pending_checks;
 };
@@ -307,8 +308,9 @@ struct sim_committed
 	uint64_t hash;
 	uint64_t rolling;	 /* of the applied sequence up to here */
 	raft_term seen_term; /* a term by which it was committed */
-	raft_id by;			 /* the first node that applied it */
+	raft_id by;			 /* the first node seen to commit or apply it */
 	bool known;
+	bool rolling_known; /* someone applied it: rolling is set */
 };
 
 struct sim_check

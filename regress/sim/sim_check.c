@@ -13,9 +13,14 @@
  *   leader completeness  a leader of term T, once its host holds its whole
  *                        log, has every entry committed by a term < T
  *   apply                a node applies only entries of its own durable log
- *   state machine safety every applied (index, term, entry) equals the one
- *                        applied first anywhere, and so does the rolling hash
- *                        of the prefix (also across snapshot restores)
+ *   committed entries    a node's commit index commits its log up to there:
+ *                        once its host holds that log, each entry is recorded
+ *                        as committed; two nodes committing different entries
+ *                        at one index is a violation
+ *   state machine safety every applied (index, term, entry) is the one
+ *                        committed there, and the rolling hash of the applied
+ *                        prefix is the same everywhere (also across snapshot
+ *                        restores)
  *   committed not lost   no host replaces a committed entry it holds; commit
  *                        never goes back within one incarnation of a node
  *   terms                never go back, not even across a crash (a restart
@@ -293,26 +298,72 @@ sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 		c->known = true;
 		c->term = e->term;
 		c->hash = e->hash;
-		c->rolling = h->rolling;
 		c->seen_term = h->disk.cur.hs.term;
 		c->by = h->id;
 		if (e->index > s->chk.max_committed)
-			s->chk.max_committed = s->stats.applied = e->index;
-		return;
+			s->chk.max_committed = e->index;
 	}
+	if (e->index > s->stats.applied)
+		s->stats.applied = e->index;
 	if (c->term != e->term || c->hash != e->hash)
 		sim_fail(
 			s,
-			"state machine safety: n%llu applies %llu/%llu, n%llu applied a "
-			"different entry %llu/%llu there",
-			ULL(h->id), ULL(e->index), ULL(e->term), ULL(c->by), ULL(e->index),
-			ULL(c->term));
+			"state machine safety: n%llu applies %llu/%llu, but %llu/%llu "
+			"was committed there (first seen on n%llu)",
+			ULL(h->id), ULL(e->index), ULL(e->term), ULL(e->index),
+			ULL(c->term), ULL(c->by));
+	else if (!c->rolling_known)
+	{
+		c->rolling = h->rolling;
+		c->rolling_known = true;
+	}
 	else if (c->rolling != h->rolling)
 		sim_fail(s,
 				 "state machine safety: n%llu's applied sequence up to %llu "
-				 "differs from "
-				 "n%llu's",
-				 ULL(h->id), ULL(e->index), ULL(c->by));
+				 "differs from the one applied before",
+				 ULL(h->id), ULL(e->index));
+}
+
+/*
+ * A node's commit index says its log up to there is committed (§3.6.2:
+ * a leader's directly, a follower's as min(leader commit, last new
+ * entry)).  Called when the host holds the node's whole log.
+ */
+static void
+check_committed_prefix(struct sim *s, struct sim_host *h,
+					   const struct raft_status *st)
+{
+	const struct sim_log *l = &h->disk.cur.log;
+	raft_index from = h->seen_commit > l->snap_index ? h->seen_commit + 1
+													 : l->snap_index + 1;
+
+	for (raft_index i = from; i <= st->commit && !s->violated; i++)
+	{
+		const struct sim_entry *e = sim_log_get(l, i);
+		struct sim_committed *c = committed_at(s, i);
+
+		if (e == NULL || c == NULL)
+			return;
+		if (!c->known)
+		{
+			c->known = true;
+			c->term = e->term;
+			c->hash = e->hash;
+			c->seen_term = st->term;
+			c->by = h->id;
+			if (i > s->chk.max_committed)
+				s->chk.max_committed = i;
+		}
+		else if (c->term != e->term || c->hash != e->hash)
+			sim_fail(
+				s,
+				"committed entries differ: n%llu has committed %llu/%llu, "
+				"n%llu had committed %llu/%llu",
+				ULL(h->id), ULL(i), ULL(e->term), ULL(c->by), ULL(i),
+				ULL(c->term));
+	}
+	if (st->commit > h->seen_commit)
+		h->seen_commit = st->commit;
 }
 
 void
@@ -329,7 +380,7 @@ sim_check_restore(struct sim *s, struct sim_host *h,
 	if (!c->known)
 		sim_fail(s,
 				 "snapshot: n%llu restores a snapshot at %llu, an index "
-				 "nobody applied",
+				 "nobody committed",
 				 ULL(h->id), ULL(snap->index));
 	else if (c->term != snap->term)
 		sim_fail(s,
@@ -337,12 +388,11 @@ sim_check_restore(struct sim *s, struct sim_host *h,
 				 "applied there "
 				 "has term %llu",
 				 ULL(h->id), ULL(snap->index), ULL(snap->term), ULL(c->term));
-	else if (c->rolling != h->rolling)
+	else if (c->rolling_known && c->rolling != h->rolling)
 		sim_fail(s,
 				 "state machine safety: n%llu restores a snapshot at %llu "
-				 "whose state "
-				 "differs from what n%llu applied",
-				 ULL(h->id), ULL(snap->index), ULL(c->by));
+				 "whose state differs from what was applied up to there",
+				 ULL(h->id), ULL(snap->index));
 }
 
 void
@@ -529,6 +579,7 @@ sim_check_node(struct sim *s, struct sim_host *h)
 					 ULL(h->id), ULL(st.last_index), ULL(st.last_term),
 					 ULL(sim_log_last(&h->disk.cur.log)));
 		check_pending_commits(s, h);
+		check_committed_prefix(s, h, &st);
 		if (st.role == RAFT_LEADER && h->leader_checked_term != st.term)
 		{
 			h->leader_checked_term = st.term;

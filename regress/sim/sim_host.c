@@ -334,6 +334,7 @@ sim_host_restart(struct sim *s, struct sim_host *h)
 	h->restart_at = 0;
 	h->have_status = false;
 	h->n_pending_checks = 0;
+	h->seen_commit = 0;
 	h->r = host_new_raft(s, h);
 	if (h->r == NULL)
 	{
@@ -400,6 +401,7 @@ sim_host_crash(struct sim *s, struct sim_host *h)
 	h->up = false;
 	h->have_status = false;
 	h->n_pending_checks = 0;
+	h->seen_commit = 0;
 }
 
 void
