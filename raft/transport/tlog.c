@@ -1,7 +1,7 @@
 /*
  * raft/transport/tlog.c — small helpers of the transport: the rate-limited
- * log (at most one line per key per log_interval_ms, then a count of what
- * was suppressed), numeric address parsing, and the back-off PRNG.
+ * log (at most one line per key and level per log_interval_ms, then a
+ * count of what was suppressed), numeric address parsing, and the back-off PRNG.
  */
 #include "transport_int.h"
 
@@ -41,13 +41,16 @@ raft_tlog(struct raft_transport *t, int level, const char *key,
 {
 	char		msg[RAFT_TLOG_LINE_LEN];
 	char		line[RAFT_TLOG_LINE_LEN + 96];
+	char		slot_key[RAFT_TLOG_KEY_LEN];
 	struct raft_tlog_slot *s;
 	uint64_t	now = uv_now(t->loop);
 	va_list		ap;
 
 	if (t->opt.log == NULL)
 		return;
-	s = tlog_slot(t, key);
+	/* Limited per key and level: "connected" lines never hide warnings. */
+	snprintf(slot_key, sizeof(slot_key), "%d|%s", level, key);
+	s = tlog_slot(t, slot_key);
 	if (s->used && now - s->last_ms < t->opt.log_interval_ms)
 	{
 		s->suppressed++;

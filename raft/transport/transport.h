@@ -47,8 +47,9 @@
  * max_incoming; more are closed at once.
  *
  * Logging goes through options.log only (never stdio), rate-limited: at
- * most one line per peer (node id, or remote address before the handshake)
- * per log_interval_ms; a later line says how many were suppressed.
+ * most one line per peer (node id, or remote host before the handshake)
+ * and level per log_interval_ms; a later line says how many were
+ * suppressed.
  *
  * Received messages are delivered by options.on_message.  Entry data and
  * snapshot data point into the connection's receive buffer and are valid
