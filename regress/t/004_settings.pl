@@ -61,6 +61,19 @@ for my $case (@cases)
 # and with good settings it starts
 $node->adjust_conf('postgresql.conf', $_, $good{$_}) for keys %good;
 ok($node->start(fail_ok => 1), 'the server starts with good settings');
+
+# SIGHUP: the worker takes a new tick, and refuses timing that cannot work
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', "ALTER SYSTEM SET pg_raft.heartbeat_interval = '50ms'");
+$node->reload;
+ok($node->wait_for_log(qr/the tick is now 50 ms/, $offset), 'a reload changes the tick');
+$node->safe_psql('postgres', "ALTER SYSTEM SET pg_raft.heartbeat_interval = '5s'");
+$node->reload;
+ok($node->wait_for_log(
+		qr/pg_raft\.heartbeat_interval \(5000 ms\) must be shorter than pg_raft\.election_timeout \(1000 ms\); keeping 50 and 1000 ms/,
+		$offset),
+	'a reload with a heartbeat longer than the election timeout is refused');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET pg_raft.heartbeat_interval');
 $node->stop('fast');
 
 # without shared_preload_libraries every SQL function refuses, with a hint
