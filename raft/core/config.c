@@ -172,6 +172,8 @@ config_on_commit(struct raft *r)
 	{
 		raft_tracef(r, "stepping down: not a voter of the committed "
 					"configuration");
+		/* Tell the others the commit index first. */
+		replication_broadcast_append(r);
 		become_follower(r, r->term, RAFT_NONE);
 	}
 }

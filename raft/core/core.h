@@ -128,6 +128,7 @@ struct raft_progress
 	uint64_t	ticks_since_contact;
 	uint64_t	read_ack;		/* highest ReadIndex round acknowledged */
 	unsigned	snapshot_ticks; /* snapshot state: ticks since it was sent */
+	bool		departing;		/* removed by the latest change (§4.2.2) */
 	unsigned	in_start;		/* inflights: a ring of last indexes sent */
 	unsigned	in_count;
 	raft_index	inflight[RAFT_MAX_INFLIGHT];

@@ -74,6 +74,23 @@ progress_sync_config(struct raft *r)
 			}
 		if (!found)
 			progress_init(r, p, id);
+		p->departing = false;
+	}
+
+	/*
+	 * Members this change removed stay in the list, departing: they count
+	 * for nothing, but keep getting entries and heartbeats, so they learn
+	 * that the configuration removing them is committed and stop
+	 * campaigning (see raft_promotable, §4.2.2).  Until the next change.
+	 */
+	for (unsigned k = 0; k < n_old && r->n_progress < RAFT_MAX_MEMBERS; k++)
+	{
+		if (old[k].departing || old[k].id == r->id ||
+			raft_config_find(&r->config, old[k].id) != NULL)
+			continue;
+		r->progress[r->n_progress] = old[k];
+		r->progress[r->n_progress].departing = true;
+		r->n_progress++;
 	}
 }
 

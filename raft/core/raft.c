@@ -234,7 +234,11 @@ raft_get_status(const struct raft *r, struct raft_status *st)
 	for (unsigned i = 0; i < r->n_progress; i++)
 	{
 		const struct raft_progress *p = &r->progress[i];
-		struct raft_progress_info *info = &st->progress[st->n_progress++];
+		struct raft_progress_info *info;
+
+		if (p->departing)
+			continue;
+		info = &st->progress[st->n_progress++];
 		const struct raft_member *m = raft_config_find(&r->config, p->id);
 
 		info->id = p->id;

@@ -17,13 +17,28 @@ reset_randomized_timeout(struct raft *r)
 }
 
 /*
- * May this node campaign?  Only a voter of the configuration in force: a
- * joiner that has no configuration yet, a learner or a removed node waits.
+ * May this node campaign?  A voter of the configuration in force.  A
+ * joiner that has no configuration yet or a learner waits; so does a node
+ * removed by a committed configuration.  But a voter removed by a
+ * configuration that is not committed yet may still be needed to commit it
+ * (§4.2.2, Figure 4.6: its log may be the only up-to-date one the remaining
+ * voters accept), so it keeps campaigning until then; if it wins, it leads
+ * without counting itself and steps down once the change commits.
  */
 bool
 raft_promotable(const struct raft *r)
 {
-	return r->config.n > 0 && raft_config_is_voter(&r->config, r->id);
+	struct raft_config prev;
+
+	if (r->config.n == 0)
+		return false;
+	if (raft_config_is_voter(&r->config, r->id))
+		return true;
+	if (r->config_index <= r->commit)
+		return false;
+	if (config_at(r, r->config_index - 1, &prev) != RAFT_OK)
+		return false;
+	return raft_config_is_voter(&prev, r->id);
 }
 
 static void

@@ -278,6 +278,58 @@ s4_1_uncommitted_config_reverted_on_truncation(void **state)
 	cluster_free(&cl);
 }
 
+/*
+ * §4.2.2, Figure 4.6: a voter removed by a configuration that is not
+ * committed yet may hold the only log the others accept; it campaigns,
+ * leads without counting itself, commits the change, steps down, and
+ * campaigns no more.
+ */
+static void
+s4_2_2_removed_server_still_needed_until_commit(void **state)
+{
+	int			leader = -1;
+	uint64_t	elections;
+	struct raft_status st;
+
+	(void) state;
+	cluster_init(&cl, 2, 2, NULL);
+	assert_int_equal(cluster_elect(&cl, 1), 1);
+	assert_int_equal(change(1, RAFT_CHANGE_REMOVE, 2, NULL), RAFT_OK);
+	/* Joint commits; the leave entry must not reach node 1. */
+	for (unsigned k = 0; k < 10; k++)
+	{
+		cluster_process_all(&cl);
+		if (!status_of(1).config.joint)
+			cluster_cut(&cl, 1, 0, true);
+		cluster_deliver(&cl);
+	}
+	st = status_of(1);
+	assert_false(st.config.joint);
+	assert_true(st.config_pending);
+	assert_true(status_of(0).config.joint);
+	cluster_crash(&cl, 1);
+	cluster_restart(&cl, 1);
+	cluster_heal(&cl);
+	for (unsigned t = 0; t < 100; t++)
+	{
+		cluster_run(&cl, 1);
+		leader = cluster_leader(&cl);
+		if (leader == 0 && !status_of(0).config.joint)
+			break;
+	}
+	assert_int_equal(leader, 0);
+	st = status_of(0);
+	assert_false(st.config.joint);
+	assert_int_equal(st.config.n, 1);
+	/* Node 2 knows the change is committed: it campaigns no more. */
+	elections = status_of(1).elections;
+	assert_true(elections > 0);
+	cluster_isolate(&cl, 1);
+	cluster_run(&cl, 60);
+	assert_int_equal(status_of(1).elections, elections);
+	cluster_free(&cl);
+}
+
 /* A learner's copy does not count towards a majority. */
 static void
 s4_2_1_learner_does_not_count_for_commit(void **state)
@@ -336,6 +388,7 @@ main(void)
 		cmocka_unit_test(s4_remove_last_voter_refused),
 		cmocka_unit_test(s4_2_2_removed_leader_steps_down_after_commit),
 		cmocka_unit_test(s4_1_uncommitted_config_reverted_on_truncation),
+		cmocka_unit_test(s4_2_2_removed_server_still_needed_until_commit),
 		cmocka_unit_test(s4_2_1_learner_does_not_count_for_commit),
 		cmocka_unit_test(s4_3_add_voter_of_learner_promotes),
 	};
