@@ -30,6 +30,7 @@
 #define PGRAFT_ERRDETAIL_LEN 512
 #define PGRAFT_ERRHINT_LEN 256
 #define PGRAFT_APPLY_QUEUE_BYTES (4 * 1024 * 1024)	/* worker -> applier */
+#define PGRAFT_MAX_PENDING_BYTES ((Size) 256 * 1024 * 1024)	/* committed, not applied */
 
 typedef enum PgRaftSlotState
 {
@@ -99,6 +100,7 @@ typedef struct PgRaftShared
 	Latch	   *worker_latch;
 	bool		worker_ready;	/* loop running, core loaded */
 	char		worker_error[PGRAFT_ERRMSG_LEN];	/* why it is not, if known */
+	bool		intake_paused;	/* new proposals wait: the applier is behind */
 	struct raft_status status;	/* snapshot published each loop */
 	bool		status_valid;
 	TimestampTz status_time;

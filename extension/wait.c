@@ -235,6 +235,18 @@ elapsed_ms(TimestampTz since, long ms)
 		TimestampDifferenceExceeds(since, GetCurrentTimestamp(), (int) ms);
 }
 
+/* The worker holds new proposals back until the applier catches up. */
+static bool
+intake_paused(void)
+{
+	bool		paused;
+
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	paused = pgraft_shared->intake_paused;
+	LWLockRelease(pgraft_shared->lock);
+	return paused;
+}
+
 /* Everything committed that this server knows of is applied. */
 static bool
 applier_caught_up(void)
@@ -351,6 +363,9 @@ pgraft_propose_and_wait(bytea *entry_data, uint64 request_id)
 			{
 				v.outcome = PGRAFT_OUT_NOT_PROPOSED;
 				v.errmsg[0] = '\0';
+				if (intake_paused())
+					strlcpy(v.errmsg, "this server's applier is too far behind",
+							sizeof(v.errmsg));
 				break;
 			}
 			if (v.state == PGRAFT_SLOT_PROPOSED && elapsed_ms(v.proposed_at, unknown_ms) &&

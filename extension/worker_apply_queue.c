@@ -18,8 +18,10 @@
  * entry again; those <= the applied index are dropped here or skipped by
  * the applier.
  *
- * Memory: the pending entries are not bounded yet (the core has no way to
- * hold back committed entries); they are freed as soon as they are applied.
+ * Memory: the core cannot hold committed entries back, so what bounds the
+ * pending entries is flow control on this server's own proposals
+ * (PGRAFT_MAX_PENDING_BYTES, worker_requests.c); entries that other servers
+ * propose still arrive.  They are freed as soon as they are applied.
  */
 #include "postgres.h"
 

@@ -194,15 +194,26 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	int			i;
 	struct raft_status *st;
 	TimestampTz now;
+	bool		paused;
+
+	/*
+	 * Flow control: committed entries wait in this process until the
+	 * applier confirms them; past a bound, new proposals from this server
+	 * wait in their slots (and give up on their bound) until it catches up.
+	 */
+	paused = w->pending_bytes > PGRAFT_MAX_PENDING_BYTES;
 
 	taken = palloc(sizeof(TakenRequest) * PGRAFT_MAX_REQUESTS);
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	pgraft_shared->intake_paused = paused;
 	for (i = 0; i < PGRAFT_MAX_REQUESTS; i++)
 	{
 		PgRaftSlot *slot = &pgraft_shared->slots[i];
 		TakenRequest *t;
 
 		if (slot->state != PGRAFT_SLOT_FILLED)
+			continue;
+		if (paused && slot->kind == PGRAFT_REQ_PROPOSE)
 			continue;
 		t = &taken[n++];
 		memset(t, 0, offsetof(TakenRequest, errmsg));
