@@ -405,6 +405,7 @@ struct sim
 	size_t max_msg_bytes;
 	unsigned max_inflight;
 	size_t max_uncommitted;
+	unsigned payload_max; /* a command's padding, bytes */
 	unsigned sync_delay_max_ms;
 	unsigned sync_stall_10k; /* a sync stalls 50..400 ms */
 	bool report_unreachable; /* the transport tells of cut-off peers */

@@ -111,13 +111,12 @@ on_fatal_signal(int sig)
 	fflush(stdout);
 	if (s != NULL)
 	{
-		fprintf(
-			stderr,
-			"sim: seed %llu: VIOLATION crash (signal %d: %s) at %llu ms, "
-			"step %llu; the stack is in the core or the simulator\n",
-			ULL(s->cfg.seed), sig,
-			sig == SIGABRT ? "abort, an assertion?" : "segmentation fault",
-			ULL(s->now), ULL(s->steps));
+		fprintf(stderr,
+				"sim: seed %llu: VIOLATION crash (signal %d: %s) at %llu ms, "
+				"step %llu; the stack is in the core or the simulator\n",
+				ULL(s->cfg.seed), sig,
+				sig == SIGABRT ? "abort, an assertion?" : "segmentation fault",
+				ULL(s->now), ULL(s->steps));
 		fprintf(stderr, "--- last trace lines (seed %llu) ---\n",
 				ULL(s->cfg.seed));
 		sim_trace_dump(&s->trace, stderr, 0);

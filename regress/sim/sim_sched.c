@@ -297,6 +297,14 @@ transfer(struct sim *s)
 	via = sim_rng_chance(g, 5000) ? l : random_up(s, g);
 	if (via == NULL)
 		return;
+	if (via != l && sim_rng_chance(g, 2000))
+	{
+		/* A host that thinks it knows better (raft_campaign). */
+		rc = raft_campaign(via->r);
+		sim_tracef(s, "n%llu * campaign: %s", ULL(via->id), raft_strerror(rc));
+		sim_host_pump(s, via);
+		return;
+	}
 	rc = raft_transfer_leadership(via->r, voters[sim_rng_below(g, n)]);
 	sim_tracef(s, "n%llu * transfer leadership of n%llu: %s", ULL(via->id),
 			   ULL(l->id), raft_strerror(rc));
@@ -314,15 +322,16 @@ propose(struct sim *s)
 	struct sim_host *l = find_leader(s);
 	struct sim_host *h = (l && sim_rng_chance(g, 6000)) ? l : random_up(s, g);
 	uint64_t n = sim_rng_range(g, 1, 3);
-	uint8_t buf[80];
+	uint8_t buf[16 + 2048];
 
 	if (h == NULL)
 		return;
 	for (uint64_t k = 0; k < n; k++)
 	{
 		uint64_t id = ++s->next_cmd_id;
-		size_t len = sim_make_command(buf, sizeof(buf), SIM_CMD_MAGIC, id,
-									  h->id, sim_rng_below(g, 48));
+		size_t len =
+			sim_make_command(buf, sizeof(buf), SIM_CMD_MAGIC, id, h->id,
+							 sim_rng_below(g, s->payload_max + 1));
 		raft_index index = 0;
 		int rc = raft_propose(h->r, buf, len, &index);
 
@@ -461,8 +470,8 @@ sim_crash_now(struct sim *s, raft_id id)
 		h->restart_at = s->now + sim_rng_range(&s->rng_sched, 1, 20);
 	else
 		h->restart_at =
-			s->now +
-			sim_rng_range(&s->rng_sched, 1, s->restart_max_ticks) * SIM_TICK_MS;
+			s->now + sim_rng_range(&s->rng_sched, 1, s->restart_max_ticks) *
+						 SIM_TICK_MS;
 	sim_push(s, h->restart_at, SIM_EV_RESTART, h->id, h->incarnation, NULL);
 	s->stats.crashes++;
 }
@@ -555,7 +564,6 @@ sim_sched(struct sim *s)
 			continue;
 		if (h->shutdown_at != 0 && s->now >= h->shutdown_at)
 			sim_host_shutdown(s, h);
-
 	}
 	if (s->phase == SIM_PHASE_FAULTS && s->now >= s->fault_end)
 		heal_all(s);

@@ -73,7 +73,8 @@ sim_push(struct sim *s, uint64_t time, uint8_t kind, raft_id node,
 	{
 		if (s->cap_heap == SIM_MAX_EVENTS)
 		{
-			sim_fail(s, "run size: more than %u events pending", SIM_MAX_EVENTS);
+			sim_fail(s, "run size: more than %u events pending",
+					 SIM_MAX_EVENTS);
 			free(msg);
 			return;
 		}
@@ -154,6 +155,7 @@ choose(struct sim *s)
 	s->max_msg_bytes = PICK(g, 48, 200, 1024, 65536);
 	s->max_inflight = (unsigned) PICK(g, 1, 2, 4, 16, 256);
 	s->max_uncommitted = sim_rng_chance(g, 2500) ? 2048 : 0;
+	s->payload_max = (unsigned) PICK(g, 48, 48, 300, 2048);
 	s->sync_delay_max_ms = (unsigned) PICK(g, 0, 1, 3, 8, 20, 50);
 	s->sync_stall_10k = (unsigned) PICK(g, 0, 0, 30, 200, 1000);
 	s->report_unreachable = sim_rng_chance(g, 5000);
@@ -340,16 +342,17 @@ sim_run(struct sim *s)
 		ULL(s->cfg.seed), s->n_initial, s->election_ticks, s->heartbeat_ticks,
 		s->pre_vote ? "on" : "off", s->check_quorum ? "on" : "off",
 		s->lease_reads ? "on" : "off");
-	sim_tracef(s,
-			   "  network: delay %u..~%u ms, loss %u/10k, dup %u/10k, %s, "
-			   "capacity %u; "
-			   "sync delay <= %u ms, stalls %u/10k; msg bytes %zu, inflight %u",
-			   s->net_base.delay_min_ms, s->net_base.delay_mean_ms,
-			   s->net_base.loss_10k, s->net_base.dup_10k,
-			   s->net_base.reorder ? "reordering" : "fifo",
-			   s->net_base.capacity, s->sync_delay_max_ms, s->sync_stall_10k,
-			   s->max_msg_bytes,
-			   s->max_inflight);
+	sim_tracef(
+		s,
+		"  network: delay %u..~%u ms, loss %u/10k, dup %u/10k, %s, "
+		"capacity %u; "
+		"sync delay <= %u ms, stalls %u/10k; msg bytes %zu, inflight %u, "
+		"payloads <= %u bytes",
+		s->net_base.delay_min_ms, s->net_base.delay_mean_ms,
+		s->net_base.loss_10k, s->net_base.dup_10k,
+		s->net_base.reorder ? "reordering" : "fifo", s->net_base.capacity,
+		s->sync_delay_max_ms, s->sync_stall_10k, s->max_msg_bytes,
+		s->max_inflight, s->payload_max);
 	sim_tracef(
 		s,
 		"  faults (%s; chance per tick in 1/10000): crash %u, partition %u, "
