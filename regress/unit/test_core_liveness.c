@@ -107,6 +107,18 @@ status_term(unsigned i)
 	return st.term;
 }
 
+static raft_index
+index_of_final(unsigned i)
+{
+	const struct test_node *nd = &cl.nodes[i];
+
+	for (size_t k = 0; k < nd->n_applied; k++)
+		if (strcmp(nd->applied_entries[k].data, "final") == 0)
+			return nd->applied_entries[k].index;
+	fail_msg("node %u has not applied final", i + 1);
+	return 0;
+}
+
 static bool
 is_member(unsigned leader, raft_id id)
 {
@@ -172,6 +184,28 @@ healed_cluster_commits_after_any_storm(void **state)
 		if (!done)
 			fail_msg("seed %llu: the last proposal did not reach every member",
 					 (unsigned long long) seed);
+		/* §6.4: and every member can read, leader or follower. */
+		for (unsigned i = 0; i < NODES; i++)
+		{
+			size_t		before = cl.nodes[i].n_reads;
+			bool		answered = false;
+
+			if (!is_member((unsigned) leader, i + 1))
+				continue;
+			for (unsigned t = 0; t < 100 && !answered; t++)
+			{
+				if (t % 20 == 0)
+					(void) raft_read_index(cluster_raft(&cl, i), 1000 + i);
+				cluster_run(&cl, 1);
+				answered = cl.nodes[i].n_reads > before;
+			}
+			if (!answered)
+				fail_msg("seed %llu: node %u got no read state",
+						 (unsigned long long) seed, i + 1);
+			/* Linearizable: the read comes after "final" completed. */
+			assert_true(cl.nodes[i].reads[cl.nodes[i].n_reads - 1].index >=
+						index_of_final(i));
+		}
 		cluster_free(&cl);
 	}
 	printf("    %d storms: %llu entries committed, %u snapshots restored\n",
