@@ -82,5 +82,23 @@ $rows = $c->check_identical('kv', 'after the worker restarted');
 is_deeply([ grep { !$present{$_} } sort { $a <=> $b } keys %acked ], [],
 	'every acknowledged write is there');
 
+# SIGTERM of an applier alone: it restarts at its durable applied index
+# and the worker resends what follows
+my $applier = $c->worker_pid($follower, 'applier');
+ok(defined $applier, "node $follower has an applier");
+kill('TERM', $applier);
+for my $k (71 .. 80)
+{
+	my ($ok) = $c->exec($leader, 'INSERT INTO kv VALUES ($1, $2)', $k, "'applier restarted'");
+	$acked{$k} = 1 if $ok;
+}
+$c->wait_applied($follower, $c->status($leader)->{commit});
+my $new_applier = $c->worker_pid($follower, 'applier');
+ok(defined $new_applier && $new_applier != $applier, 'the applier was started again');
+$rows = $c->check_identical('kv', 'after the applier restarted');
+%present = map { (/^\((\d+),/)[0] => 1 } split /\n/, $rows;
+is_deeply([ grep { !$present{$_} } sort { $a <=> $b } keys %acked ], [],
+	'every acknowledged write is there once');
+
 $c->stop_all;
 done_testing();

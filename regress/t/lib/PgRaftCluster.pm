@@ -294,16 +294,17 @@ sub _server_pids
 	return @pids;
 }
 
-# The pid of the Raft worker process of server id.
+# The pid of the Raft worker (or applier) process of server id.
 sub worker_pid
 {
-	my ($self, $id) = @_;
+	my ($self, $id, $which) = @_;
+	$which //= 'worker';
 	for my $pid ($self->_server_pids($id))
 	{
 		open(my $fh, '<', "/proc/$pid/cmdline") or next;
 		my $cmd = <$fh> // '';
 		close($fh);
-		return $pid if $cmd =~ /pg_raft worker/;
+		return $pid if $cmd =~ /pg_raft $which/;
 	}
 	return undef;
 }
