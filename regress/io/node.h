@@ -52,6 +52,8 @@ struct node
 	struct raft_log *log;
 	struct raft_transport *transport;
 	struct raft_config initial;
+	raft_id		peer_ids[RAFT_MAX_MEMBERS];	/* given to the transport */
+	unsigned	n_peer_ids;
 	uint64_t	next_reqid;
 	struct node_pending pending[NODE_MAX_PENDING];
 	uv_tcp_t	control;
@@ -68,6 +70,7 @@ void		node_schedule_ready(struct node *n);
 void		node_process_ready(struct node *n);
 int			node_load_applied(struct node *n);
 void		node_apply_config(struct node *n, const struct raft_config *c);
+void		node_report_unreachable(struct node *n);
 /* Proposes text for client; replies come through node_client_reply. */
 void		node_propose(struct node *n, struct node_client *client, const char *text);
 void		node_expire_pending(struct node *n);

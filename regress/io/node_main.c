@@ -81,6 +81,7 @@ on_tick(uv_timer_t *timer)
 	struct node *n = timer->data;
 
 	raft_tick(n->raft);
+	node_report_unreachable(n);
 	node_expire_pending(n);
 	node_schedule_ready(n);
 }

@@ -77,19 +77,50 @@ node_load_applied(struct node *n)
 void
 node_apply_config(struct node *n, const struct raft_config *c)
 {
-	/* Dial every member (§4: membership); leaving peers stay dialable. */
-	for (uint32_t i = 0; i < c->n; i++)
-		if (c->members[i].id != n->id)
-		{
-			int			rc = raft_transport_set_peer(n->transport,
-													 c->members[i].id,
-													 c->members[i].addr);
+	/* Dial every member; forget those that left (§4.1). */
+	unsigned	kept = 0;
 
-			if (rc != RAFT_OK)
-				node_logf(n, "peer %llu at %s: %s",
-						  (unsigned long long) c->members[i].id,
-						  c->members[i].addr, raft_strerror(rc));
+	for (unsigned k = 0; k < n->n_peer_ids; k++)
+	{
+		if (raft_config_find(c, n->peer_ids[k]) != NULL)
+			n->peer_ids[kept++] = n->peer_ids[k];
+		else
+		{
+			node_logf(n, "peer %llu left the configuration",
+					  (unsigned long long) n->peer_ids[k]);
+			raft_transport_remove_peer(n->transport, n->peer_ids[k]);
 		}
+	}
+	n->n_peer_ids = kept;
+	for (uint32_t i = 0; i < c->n; i++)
+	{
+		const struct raft_member *m = &c->members[i];
+		bool		known = false;
+		int			rc;
+
+		if (m->id == n->id)
+			continue;
+		rc = raft_transport_set_peer(n->transport, m->id, m->addr);
+		if (rc != RAFT_OK)
+		{
+			node_logf(n, "peer %llu at %s: %s", (unsigned long long) m->id,
+					  m->addr, raft_strerror(rc));
+			continue;
+		}
+		for (unsigned k = 0; k < n->n_peer_ids; k++)
+			known |= n->peer_ids[k] == m->id;
+		if (!known && n->n_peer_ids < RAFT_MAX_MEMBERS)
+			n->peer_ids[n->n_peer_ids++] = m->id;
+	}
+}
+
+/* A leader stops pipelining to a peer it cannot reach (it probes). */
+void
+node_report_unreachable(struct node *n)
+{
+	for (unsigned k = 0; k < n->n_peer_ids; k++)
+		if (!raft_transport_connected(n->transport, n->peer_ids[k]))
+			raft_report_unreachable(n->raft, n->peer_ids[k]);
 }
 
 static struct node_pending *
