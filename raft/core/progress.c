@@ -45,9 +45,24 @@ progress_init(struct raft *r, struct raft_progress *p, raft_id id)
 void
 progress_reset_all(struct raft *r)
 {
+	struct raft_config prev;
+
 	r->n_progress = 0;
 	for (uint32_t i = 0; i < r->config.n && i < RAFT_MAX_MEMBERS; i++)
 		progress_init(r, &r->progress[r->n_progress++], r->config.members[i].id);
+	/* Members the latest change removed are departing (see below). */
+	if (r->config_index == 0 || config_at(r, r->config_index - 1, &prev) != RAFT_OK)
+		return;
+	for (uint32_t i = 0; i < prev.n && r->n_progress < RAFT_MAX_MEMBERS; i++)
+	{
+		raft_id		id = prev.members[i].id;
+
+		if (id == r->id || raft_config_find(&r->config, id) != NULL)
+			continue;
+		progress_init(r, &r->progress[r->n_progress], id);
+		r->progress[r->n_progress].departing = true;
+		r->n_progress++;
+	}
 }
 
 /* After a configuration change: keep the members that stay, add the rest. */
