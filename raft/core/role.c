@@ -126,7 +126,7 @@ static void
 tick_election(struct raft *r)
 {
 	r->election_elapsed++;
-	if (raft_promotable(r) && r->election_elapsed >= r->randomized_timeout)
+	if (r->election_elapsed >= r->randomized_timeout && raft_promotable(r))
 	{
 		r->election_elapsed = 0;
 		election_start(r, r->opt.pre_vote, false);
