@@ -249,6 +249,23 @@ handshake_done(struct raft_conn *c)
 			  c->dialer ? "outgoing" : "incoming");
 	if (c->dialer && c->peer != NULL)
 		raft_peer_conn_ready(c->peer);
+	if (!c->dialer)
+	{
+		/*
+		 * A peer dials one connection at a time: an older one from the
+		 * same node is stale (say, half-open after the peer crashed).
+		 */
+		struct raft_conn *o = t->incoming;
+
+		while (o != NULL)
+		{
+			struct raft_conn *next = o->next;
+
+			if (o != c && o->ready && o->hs.peer == c->hs.peer)
+				raft_conn_close(o, "replaced by a newer connection");
+			o = next;
+		}
+	}
 }
 
 /* Consumes c->rbuf[0..rlen): handshake bytes, then frames. */
@@ -364,6 +381,8 @@ start_handshake(struct raft_conn *c)
 		raft_handshake_start_acceptor(&c->hs, t->opt.id, t->opt.cluster_id,
 									  t->secret, t->opt.secret_len, nonce);
 	uv_tcp_nodelay(&c->tcp, 1);
+	/* Finds peers that vanished without a FIN (power loss, partition). */
+	uv_tcp_keepalive(&c->tcp, 1, 30);
 	uv_timer_start(&c->timer, timer_fired, t->opt.handshake_timeout_ms, 0);
 	rc = uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, read_cb);
 	if (rc != 0)

@@ -43,8 +43,11 @@
  *
  * Timeouts: a connection whose handshake is not done after
  * handshake_timeout_ms, or that holds part of a frame and receives nothing
- * for stall_timeout_ms, is closed.  Accepted connections are bounded by
- * max_incoming; more are closed at once.
+ * for stall_timeout_ms, is closed; so is a dialed connection whose write
+ * makes no progress for stall_timeout_ms (a peer that stopped reading).
+ * Accepted connections are bounded by max_incoming; more are closed at
+ * once.  A new authenticated connection from a node closes its older ones
+ * (stale); TCP keepalive finds peers that vanished.
  *
  * Logging goes through options.log only (never stdio), rate-limited: at
  * most one line per peer (node id, or remote host before the handshake)
@@ -133,7 +136,8 @@ void		raft_transport_options_default(struct raft_transport_options *opt);
 /*
  * Creates the transport and starts listening.  RAFT_EINVAL for a bad option
  * or address, RAFT_EIO if the address cannot be bound (a line is logged),
- * RAFT_ENOMEM.  On error *out is NULL and nothing is left on the loop.
+ * RAFT_ENOMEM.  On error *out is NULL; after RAFT_EIO the listener handle
+ * is still closing: the next run of the loop frees it.
  */
 int			raft_transport_new(uv_loop_t *loop,
 							   const struct raft_transport_options *opt,

@@ -945,6 +945,26 @@ test_large_messages(void **state)
 	free(data);
 }
 
+static void
+test_newer_connection_replaces_older(void **state)
+{
+	struct world *w = *state;
+	struct node *b = start_node(w, 2);
+	struct raw	old;
+	struct raw	newer;
+
+	raw_connect(w, &old, "127.0.0.3", b, 3, secret);
+	assert_true(run_until(w, raw_is_ready, &old));
+	assert_int_equal(old.hs.state, RAFT_HS_DONE);
+	/* Node 3 again (say, restarted while the old one looked alive). */
+	raw_connect(w, &newer, "127.0.0.3", b, 3, secret);
+	assert_true(run_until(w, raw_is_ready, &newer));
+	assert_true(run_until(w, raw_is_closed_by_node, &old));
+	assert_false(newer.eof);
+	raw_close(w, &old);
+	raw_close(w, &newer);
+}
+
 static bool
 has_bad_frame(struct world *w, void *arg)
 {
@@ -1006,6 +1026,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_log_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_connection_replaces_older, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bigger_than_receiver_allows, setup, teardown),
 	};
 
