@@ -125,7 +125,8 @@ become_leader(struct raft *r)
 static void
 tick_election(struct raft *r)
 {
-	r->election_elapsed++;
+	if (r->election_elapsed < r->randomized_timeout)
+		r->election_elapsed++;	/* bounded: a node that may not campaign waits */
 	if (r->election_elapsed >= r->randomized_timeout && raft_promotable(r))
 	{
 		r->election_elapsed = 0;
