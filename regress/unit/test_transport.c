@@ -965,6 +965,133 @@ test_newer_connection_replaces_older(void **state)
 	raw_close(w, &newer);
 }
 
+/* A peer that completes the handshake and then never reads. */
+struct sloth
+{
+	uv_tcp_t	listener;
+	uv_tcp_t	conn;
+	bool		accepted;
+	int			closes;
+	struct raft_handshake hs;
+	uint8_t		in[256];
+	int			port;
+};
+
+static void
+sloth_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct sloth *s = h->data;
+
+	buf->base = (char *) s->in;
+	buf->len = sizeof(s->in);
+}
+
+static void
+sloth_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct sloth *s = stream->data;
+
+	if (nread <= 0)
+		return;
+	raft_handshake_feed(&s->hs, s->in, (size_t) nread);
+	if (s->hs.out_len > 0)
+	{
+		uv_write_t *req = malloc(sizeof(*req) + s->hs.out_len);
+		uv_buf_t	b;
+
+		memcpy(req + 1, s->hs.out, s->hs.out_len);
+		b = uv_buf_init((char *) (req + 1), (unsigned) s->hs.out_len);
+		s->hs.out_len = 0;
+		uv_write(req, stream, &b, 1, raw_write_done);
+	}
+	if (s->hs.state == RAFT_HS_DONE || s->hs.state == RAFT_HS_FAILED)
+		uv_read_stop(stream);	/* and never read again */
+}
+
+static void
+sloth_accept(uv_stream_t *server, int status)
+{
+	struct sloth *s = server->data;
+	uint8_t		nonce[RAFT_NONCE_SIZE] = {7};
+
+	if (s->accepted)
+		return;					/* one at a time: later dials wait in backlog */
+	s->accepted = true;
+	uv_tcp_init(server->loop, &s->conn);
+	s->conn.data = s;
+	uv_accept(server, (uv_stream_t *) &s->conn);
+	/* A tiny receive buffer, so the sender's writes stall quickly. */
+	{
+		int			size = 4096;
+
+		uv_recv_buffer_size((uv_handle_t *) &s->conn, &size);
+	}
+	raft_handshake_start_acceptor(&s->hs, 9, CLUSTER, (const uint8_t *) secret,
+								  strlen(secret), nonce);
+	uv_read_start((uv_stream_t *) &s->conn, sloth_alloc, sloth_read);
+}
+
+static void
+sloth_closed(uv_handle_t *h)
+{
+	((struct sloth *) h->data)->closes++;
+}
+
+static bool
+dialed_twice(struct world *w, void *arg)
+{
+	struct node *n = arg;
+
+	return stats(n).dials >= 2 && stats(n).handshakes_ok >= 1;
+}
+
+static void
+test_peer_that_stops_reading(void **state)
+{
+	struct world *w = *state;
+	struct node *a = &w->nodes[1];
+	struct raft_transport_options opt;
+	struct sloth s;
+	struct sockaddr_in sa;
+	struct sockaddr_storage got;
+	int			len = sizeof(got);
+	char		addr[64];
+	static char big[256 * 1024];
+	int			busy = 0;
+
+	memset(&s, 0, sizeof(s));
+	uv_tcp_init(&w->loop, &s.listener);
+	s.listener.data = &s;
+	uv_ip4_addr("127.0.0.9", 0, &sa);
+	assert_int_equal(uv_tcp_bind(&s.listener, (struct sockaddr *) &sa, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *) &s.listener, 4, sloth_accept), 0);
+	uv_tcp_getsockname(&s.listener, (struct sockaddr *) &got, &len);
+	snprintf(addr, sizeof(addr), "127.0.0.9:%d",
+			 ntohs(((struct sockaddr_in *) &got)->sin_port));
+
+	a->id = 1;
+	opt = node_options(a, secret, CLUSTER);
+	opt.stall_timeout_ms = 200;
+	opt.queue_max_msgs = 64;
+	start_node_with(w, 1, 0, &opt);
+	assert_int_equal(raft_transport_set_peer(a->t, 9, addr), RAFT_OK);
+	memset(big, 'b', sizeof(big) - 1);
+	/* Far more than the socket buffers hold: the queue fills, then drops. */
+	for (int i = 0; i < 200; i++)
+		busy += send_append(a, 9, big, 1) == RAFT_EBUSY;
+	assert_true(busy > 0);
+	assert_int_equal(stats(a).dropped_full, (uint64_t) busy);
+	/* The stalled connection is closed, and the transport dials again. */
+	assert_true(run_until(w, dialed_twice, a));
+	assert_true(stats(a).dropped_broken > 0);
+
+	if (s.accepted)
+		uv_close((uv_handle_t *) &s.conn, sloth_closed);
+	uv_close((uv_handle_t *) &s.listener, sloth_closed);
+	while (s.closes < (s.accepted ? 2 : 1))
+		uv_run(&w->loop, UV_RUN_ONCE);
+}
+
 static bool
 has_bad_frame(struct world *w, void *arg)
 {
@@ -1026,6 +1153,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_log_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_that_stops_reading, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_connection_replaces_older, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bigger_than_receiver_allows, setup, teardown),
 	};
