@@ -19,7 +19,9 @@
  * PROOF = HMAC-SHA256(secret, label, direction, cluster id, both ids, both
  * nonces).  The secret never crosses the wire; proofs are compared in
  * constant time.  A wrong magic, version, cluster id, node id or proof
- * closes that connection and is logged.
+ * closes that connection and is logged.  An acceptor takes any node id
+ * that proves the secret (a joining member may not be configured yet), but
+ * every message it delivers must come from that id.
  *
  * Frames (see frame.h): u32 payload length, u32 CRC-32C of (length bytes,
  * payload), payload = raft_encode_message.  A frame longer than
