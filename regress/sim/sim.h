@@ -245,6 +245,7 @@ struct sim_host
 	uint64_t restart_at;  /* while crashed: when it comes back */
 	uint64_t shutdown_at; /* removed: when the host stops it */
 	uint64_t tick_phase;  /* ms offset of its ticks */
+	unsigned tick_ms;	  /* its clock: ms between ticks */
 
 	struct raft *r;
 	struct sim_disk disk;
@@ -357,6 +358,7 @@ struct sim_config
 	bool live_trace;
 	bool lease_reads;  /* let seeds turn lease reads on */
 	size_t trace_tail; /* lines printed with a violation */
+	bool clock_drift;  /* clocks run at different rates */
 	bool safety_only;  /* only the §3.6.3 properties, not the rules */
 };
 

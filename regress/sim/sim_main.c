@@ -7,6 +7,7 @@
  *   options: --nodes 3|5   --steps MAX   --trace-tail LINES
  *            --replay-check (every seed runs twice, traces must hash equal;
  *            without it one seed in 100 is replayed)   --lease-reads
+ *            --clock-drift (clocks 20% fast to 20% slow)
  *            --safety-only (leave out the checks of individual rules: the
  *            commit rule, vote durability, one vote per term; keep the
  *            safety properties themselves)
@@ -65,7 +66,9 @@
  *            new nodes start empty, not bootstrapped, and catch up.
  *   clocks   every node ticks at the same rate, at its own phase; there is
  *            no clock drift (lease reads, off unless --lease-reads, rely on
- *            that).
+ *            that).  --clock-drift gives each node a clock 20% fast to 20%
+ *            slow: with --lease-reads it shows what that assumption is
+ *            worth; without, Raft must not care.
  *
  * Liveness is only asked for once the healed cluster meets Raft's timing
  * requirement (§3.4, broadcastTime << electionTimeout): no loss, no
@@ -98,7 +101,8 @@ usage(void)
 		stderr,
 		"usage: raft-sim (--seeds N [--first-seed F] | --seed S [--trace])\n"
 		"                [--nodes 3|5] [--steps MAX] [--trace-tail LINES]\n"
-		"                [--replay-check] [--lease-reads] [--safety-only]\n"
+		"                [--replay-check] [--lease-reads] [--clock-drift]\n"
+		"                [--safety-only]\n"
 		"                [--expect-violation]\n");
 	exit(2);
 }
@@ -249,6 +253,8 @@ main(int argc, char **argv)
 			replay_all = true;
 		else if (strcmp(a, "--lease-reads") == 0)
 			cfg.lease_reads = true;
+		else if (strcmp(a, "--clock-drift") == 0)
+			cfg.clock_drift = true;
 		else if (strcmp(a, "--safety-only") == 0)
 			cfg.safety_only = true;
 		else if (strcmp(a, "--expect-violation") == 0)

@@ -220,6 +220,12 @@ sim_init(struct sim *s, const struct sim_config *cfg)
 	{
 		s->hosts[id].id = id;
 		s->hosts[id].tick_phase = sim_rng_below(&s->rng_sched, SIM_TICK_MS);
+		/* --clock-drift: each clock runs up to 20% fast or slow. */
+		s->hosts[id].tick_ms =
+			cfg->clock_drift
+				? (unsigned) sim_rng_range(&s->rng_sched, SIM_TICK_MS * 8 / 10,
+										   SIM_TICK_MS * 12 / 10)
+				: SIM_TICK_MS;
 	}
 	s->initial_cfg.n = s->n_initial;
 	for (unsigned k = 0; k < s->n_initial; k++)
@@ -275,7 +281,7 @@ step(struct sim *s, struct sim_event *ev)
 			if ((h = live_host(s, ev)) == NULL)
 				return RAFT_NONE;
 			raft_tick(h->r);
-			sim_push(s, s->now + SIM_TICK_MS, SIM_EV_TICK, h->id,
+			sim_push(s, s->now + h->tick_ms, SIM_EV_TICK, h->id,
 					 h->incarnation, NULL);
 			sim_host_pump(s, h);
 			return h->id;
