@@ -44,20 +44,13 @@ backoff_fired(uv_timer_t *timer)
 	raft_peer_dial(timer->data);
 }
 
-/* Attempt k waits uniform [d/2, d], d = min(max, min * 2^k). */
 static uint64_t
 backoff_delay(struct raft_peer *p)
 {
 	struct raft_transport *t = p->t;
-	uint64_t	d = t->opt.backoff_min_ms;
-	uint64_t	half;
 
-	for (unsigned i = 0; i < p->attempts && d < t->opt.backoff_max_ms; i++)
-		d *= 2;
-	if (d > t->opt.backoff_max_ms)
-		d = t->opt.backoff_max_ms;
-	half = d / 2;
-	return half + raft_transport_random(t) % (d - half + 1);
+	return raft_backoff_ms(t->opt.backoff_min_ms, t->opt.backoff_max_ms,
+						   p->attempts, raft_transport_random(t));
 }
 
 static void

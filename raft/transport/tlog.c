@@ -157,3 +157,19 @@ raft_transport_random(struct raft_transport *t)
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
 }
+
+/* Attempt k waits uniform [d/2, d], d = min(max, min * 2^k). */
+uint64_t
+raft_backoff_ms(unsigned min_ms, unsigned max_ms, unsigned attempt,
+				uint64_t random)
+{
+	uint64_t	d = min_ms;
+	uint64_t	half;
+
+	for (unsigned i = 0; i < attempt && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	half = d / 2;
+	return half + random % (d - half + 1);
+}

@@ -136,5 +136,7 @@ int			raft_parse_addr(const char *addr, struct sockaddr_storage *sa);
 void		raft_format_sockaddr(const struct sockaddr_storage *sa, char *out,
 								 size_t cap);
 uint64_t	raft_transport_random(struct raft_transport *t);
+uint64_t	raft_backoff_ms(unsigned min_ms, unsigned max_ms, unsigned attempt,
+							uint64_t random);
 
 #endif							/* RAFT_TRANSPORT_INT_H */

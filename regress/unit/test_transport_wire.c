@@ -295,6 +295,37 @@ test_parse_addr(void **state)
 	assert_int_equal(raft_parse_addr("[::1:80", &sa), RAFT_EINVAL);
 }
 
+/* ---- reconnect back-off --------------------------------------------- */
+
+static void
+test_backoff(void **state)
+{
+	uint64_t	lo[8] = {0};
+	uint64_t	hi[8] = {0};
+
+	/* Attempt k: within [d/2, d], d = min(max, min * 2^k). */
+	for (unsigned k = 0; k < 8; k++)
+	{
+		uint64_t	d = 50u << k;
+
+		if (d > 2000)
+			d = 2000;
+		lo[k] = UINT64_MAX;
+		for (uint64_t r = 0; r < 5000; r++)
+		{
+			uint64_t	x = raft_backoff_ms(50, 2000, k, r * 0x9e3779b97f4a7c15ULL);
+
+			assert_true(x >= d / 2 && x <= d);
+			lo[k] = x < lo[k] ? x : lo[k];
+			hi[k] = x > hi[k] ? x : hi[k];
+		}
+		/* Jittered: the draws spread over the range. */
+		assert_true(hi[k] - lo[k] >= (d - d / 2) / 2);
+	}
+	assert_true(raft_backoff_ms(50, 2000, 1000, 7) <= 2000);
+	assert_int_equal(raft_backoff_ms(10, 10, 3, 0), 5);
+}
+
 int
 main(void)
 {
@@ -307,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_handshake_no_reflection),
 		cmocka_unit_test(test_handshake_refusals),
 		cmocka_unit_test(test_parse_addr),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
