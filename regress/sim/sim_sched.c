@@ -6,16 +6,19 @@
  *
  * Fault phase: partitions (symmetric split, isolation, one-way links,
  * one-way isolation) and loss bursts, each healed after a while; crashes
- * with a restart later; membership changes on the leader (add a learner,
- * promote it, add a voter, remove a voter or learner, the leader too: the
- * host starts new nodes empty and stops removed ones once a configuration
- * without them is committed); leadership transfers, asked of the leader or
- * of a follower; proposals on the leader and on followers (forwarded);
- * read_index requests anywhere; compaction on every host.
+ * at any millisecond (of a random node or of the leader), each followed
+ * by a restart within milliseconds or up to a second; membership changes
+ * on the leader (add a learner, promote it, add a voter, remove a voter or
+ * learner, the leader too: the host starts new nodes empty and stops
+ * removed ones once a configuration without them is committed);
+ * leadership transfers asked of the leader or of a follower, and hosts
+ * calling raft_campaign; proposals on the leader and on followers
+ * (forwarded); read_index requests anywhere; compaction on every host.
  *
- * Liveness phase: everything heals (links, loss, crashed nodes restart).
- * A leader must appear, and a marker entry proposed on it must be applied
- * by every member of its configuration, before the run's bound.
+ * Liveness phase: everything heals (links, loss, capacity, fsync stalls;
+ * crashed nodes restart).  A leader must appear, and a marker entry
+ * proposed on it must be applied by every member of its configuration,
+ * without progress stalling for longer than the bound.
  */
 #include <string.h>
 
