@@ -3,7 +3,9 @@
  * TCP between the members of one cluster.
  *
  * Runs inside the caller's uv_loop_t and never blocks it.  Every call below
- * is made from the loop's thread.
+ * is made from the loop's thread.  The process must ignore SIGPIPE (as
+ * PostgreSQL's processes do): libuv writes with write(2) on Linux, so a
+ * write to a peer that just died would otherwise kill the process.
  *
  * Connections.  Each node dials every peer for its own outgoing messages;
  * a connection it accepts is receive-only.  So there is one connection per

@@ -13,6 +13,7 @@
  * offset), 1 for other fatal errors.  It stops only when killed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,8 @@ main(int argc, char **argv)
 	strcat(strcpy(n->log_dir, n->dir), "/log");
 	strcat(strcpy(n->applied_path, n->dir), "/applied");
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	/* A write to a peer that just died must be an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 
 	raft_options_default(&ropt, n->id, (uint64_t) getpid() * 2654435761u ^ n->id);
 	ropt.election_ticks = election_ticks;
