@@ -96,14 +96,35 @@ wait_for_extension(void)
  * handle once the worker made it.
  */
 static shm_mq_handle *
-attach_queue(uint64 applied)
+attach_queue(uint64 *applied_p)
 {
+	uint64		applied = *applied_p;
 	uint64		gen;
 	Latch	   *worker_latch;
 
-	/* what is durable is applied, whatever an earlier run published */
+	uint64		published = pg_atomic_read_u64(&pgraft_shared->applied_index);
+
+	/*
+	 * What this server applied since the postmaster started is published
+	 * only after its commit, so it is durable too; a lower raft.applied
+	 * means the table was reset (the extension dropped and created again).
+	 * Applying those entries again would apply them twice: resume after
+	 * what was published.
+	 */
+	if (published > applied)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("pg_raft: raft.applied says %llu but this server already applied up to %llu",
+						(unsigned long long) applied, (unsigned long long) published),
+				 errdetail("The extension was probably dropped and created again."),
+				 errhint("The applier resumes after index %llu.",
+						 (unsigned long long) published)));
+		applied = published;
+	}
 	pg_atomic_write_u64(&pgraft_shared->applied_index, applied);
 	ConditionVariableBroadcast(&pgraft_shared->applied_cv);
+	*applied_p = applied;
 
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 	pgraft_shared->applier_pid = MyProcPid;
@@ -218,12 +239,13 @@ pgraft_applier_main(Datum main_arg)
 	for (;;)
 	{
 		uint64		applied = wait_for_extension();
-		uint64		expected = applied + 1;
+		uint64		expected;
 
+		applier_mqh = attach_queue(&applied);
+		expected = applied + 1;
 		ereport(LOG,
 				(errmsg("pg_raft: applier of database \"%s\" resumes after index %llu",
 						pgraft_database, (unsigned long long) applied)));
-		applier_mqh = attach_queue(applied);
 
 		for (;;)
 		{

@@ -167,7 +167,12 @@ apply_command(PgRaftApplyEntry *e, ApplyResult *r, bool *mine, MemoryContext cxt
 			transient = true;
 		}
 		else
+		{
+			ereport(DEBUG1,
+					(errmsg_internal("pg_raft: entry %llu failed (its result on every server): %s",
+									 (unsigned long long) e->index, ed->message)));
 			copy_error(r, ed);
+		}
 		FreeErrorData(ed);
 	}
 	PG_END_TRY();

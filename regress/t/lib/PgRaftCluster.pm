@@ -86,7 +86,6 @@ pg_raft.initial_cluster = '$initial'
 pg_raft.cluster_secret = 'tap-secret-$self->{name}'
 pg_raft.election_timeout = 1000
 pg_raft.heartbeat_interval = 100
-log_min_messages = log
 EOF
 	$node->append_conf('postgresql.conf', $self->{conf}) if $self->{conf};
 	$self->{nodes}[$id] = $node;
