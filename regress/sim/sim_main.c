@@ -93,6 +93,7 @@
 
 static struct sim *current; /* for the report of a crash in the core */
 static bool expect_violation;
+static const char *program = "raft-sim";
 
 static void
 usage(void)
@@ -124,7 +125,7 @@ on_fatal_signal(int sig)
 		fprintf(stderr, "--- last trace lines (seed %llu) ---\n",
 				ULL(s->cfg.seed));
 		sim_trace_dump(&s->trace, stderr, 0);
-		fprintf(stderr, "--- replay: make sim SEED=%llu ---\n",
+		fprintf(stderr, "--- replay: %s --seed %llu --trace ---\n", program,
 				ULL(s->cfg.seed));
 	}
 	fflush(stderr);
@@ -174,8 +175,9 @@ run_one(const struct sim_config *cfg, bool report, bool summary)
 				   s.trace.count, ULL(cfg->seed), s.n_initial);
 			sim_trace_dump(&s.trace, stdout, 0);
 		}
-		printf("--- at %llu ms, step %llu; replay: make sim SEED=%llu ---\n",
-			   ULL(s.violation_time), ULL(s.steps), ULL(cfg->seed));
+		printf("--- at %llu ms, step %llu; replay: %s --seed %llu --trace "
+			   "---\n",
+			   ULL(s.violation_time), ULL(s.steps), program, ULL(cfg->seed));
 	}
 	else if (s.violated)
 		printf("sim: seed %llu: VIOLATION %s\n", ULL(cfg->seed), s.violation);
@@ -222,6 +224,7 @@ main(int argc, char **argv)
 	double t0;
 	struct sim_stats sum;
 
+	program = argv[0];
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&sum, 0, sizeof(sum));
 	cfg.max_steps = 3000000;
