@@ -94,7 +94,13 @@ define_settings(bool preloading)
 							&pgraft_heartbeat_interval_ms, 100, 5, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
-	MarkGUCPrefixReserved("pg_raft");
+	/*
+	 * Not in a session that loads the library late: the server-level
+	 * settings in postgresql.conf are placeholders there, and reserving the
+	 * prefix would remove each with a warning.
+	 */
+	if (preloading)
+		MarkGUCPrefixReserved("pg_raft");
 }
 
 static void
