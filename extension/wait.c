@@ -490,8 +490,9 @@ pgraft_read_fence(PgRaftReadConsistency consistency)
 			read_index = v.read_index;
 			answered = true;
 		}
-		else if (v.state == PGRAFT_SLOT_DONE && v.outcome == PGRAFT_OUT_ERROR)
-			raise_outcome(&v, "confirm a read index");
+		else if (v.state == PGRAFT_SLOT_DONE &&
+				 (v.outcome == PGRAFT_OUT_ERROR || v.outcome == PGRAFT_OUT_NOT_PROPOSED))
+			raise_outcome(&v, "confirm a read index");	/* e.g. RAFT_EFULL */
 	}
 	if (!answered)
 		ereport(ERROR,
