@@ -1,7 +1,9 @@
 -- regress/sql/functions.sql — pg_raft's SQL functions on a one-node
 -- cluster (regress/pg_raft.conf): it elects itself, then raft.exec,
 -- raft.barrier, raft.status, raft.nodes and the errors one server can show.
-CREATE EXTENSION pg_raft;
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_raft;
+RESET client_min_messages;
 
 -- A one-node cluster elects itself; wait for it (bounded).
 DO $$
