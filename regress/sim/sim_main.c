@@ -73,8 +73,8 @@
  * Liveness is only asked for once the healed cluster meets Raft's timing
  * requirement (§3.4, broadcastTime << electionTimeout): no loss, no
  * capacity drops, no fsync stalls, every non-removed node up.  Voters are
- * removed only in seeds with check-quorum on (§4.2.3: without its lease, a
- * removed node that keeps running can disrupt every term).
+ * removed only in seeds with check-quorum or pre-vote on (§4.2.3: without
+ * either, a removed node that keeps running can disrupt every term).
  *
  * Files: sim_world.c (a run and its loop), sim_sched.c (faults, workload,
  * membership, liveness), sim_host.c (a server: ready, sync, apply, crash,

@@ -250,12 +250,14 @@ change_membership(struct sim *s)
 
 		/*
 		 * §4.2.3: a removed voter that is still running times out and
-		 * campaigns; only the check-quorum lease makes the others ignore
-		 * it.  Without it, removing a voter may never finish (the removed
-		 * node disrupts every term before C_new commits), so leave voters
-		 * in then.
+		 * campaigns; the check-quorum lease makes the others ignore it,
+		 * and pre-vote keeps it from raising terms with a stale log.
+		 * With neither, removing a voter may never finish (the removed
+		 * node disrupts every term before C_new commits; seed 804 at core
+		 * 71dea13), so leave voters in then.
 		 */
-		if (raft_config_is_voter(cfg, ch.id) && !s->check_quorum)
+		if (raft_config_is_voter(cfg, ch.id) && !s->check_quorum &&
+			!s->pre_vote)
 			return;
 	}
 	rc = raft_change_config(l->r, &ch, 1, &index);
