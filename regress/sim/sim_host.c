@@ -91,6 +91,8 @@ snap_decode(const uint8_t *data, size_t len, raft_index *index,
 			SNAP_CHECK_SALT);
 }
 
+static void compact_now(struct sim *s, struct sim_host *h, raft_index tail);
+
 static void
 core_trace(void *arg, raft_id id, const char *line)
 {
@@ -583,6 +585,10 @@ finish_ready(struct sim *s, struct sim_host *h)
 		host_apply(s, h, &h->rd_committed[k]);
 	for (size_t k = 0; k < h->rd_n_reads; k++)
 		sim_check_read_done(s, h, &h->rd_reads[k]);
+	/* raft.h allows compacting what this ready applied before advancing. */
+	if (h->rd_n_committed > 0 &&
+		sim_rng_chance(&s->rng_host, s->compact_10k / 4))
+		compact_now(s, h, sim_rng_below(&s->rng_host, 4));
 	raft_advance(h->r, &h->rd);
 	ready_free(h);
 }
@@ -659,13 +665,21 @@ config_at(struct sim *s, struct sim_host *h, raft_index index,
 void
 sim_host_compact(struct sim *s, struct sim_host *h, raft_index tail)
 {
+	if (h->up && !h->syncing)
+		compact_now(s, h, tail);
+}
+
+/* Also called in the middle of a ready: applied, not yet advanced. */
+static void
+compact_now(struct sim *s, struct sim_host *h, raft_index tail)
+{
 	struct sim_snapshot snap;
 	struct raft_buffer buf;
 	struct raft_status st;
 	raft_index index;
 	int rc;
 
-	if (!h->up || h->syncing || h->applied <= tail)
+	if (h->applied <= tail)
 		return;
 	index = h->applied - tail;
 	if (index <= h->disk.cur.snap.index || index < h->hist_base ||
