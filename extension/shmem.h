@@ -46,6 +46,8 @@ typedef enum PgRaftSlotKind
 {
 	PGRAFT_REQ_PROPOSE = 1,		/* payload = encoded statement */
 	PGRAFT_REQ_READ_INDEX,		/* ReadIndex (§6.4) */
+	PGRAFT_REQ_READ_LEASE,		/* the leader's lease if it holds one (§6.4.1),
+								 * else ReadIndex */
 	PGRAFT_REQ_CHANGE,			/* membership change: change below */
 	PGRAFT_REQ_TRANSFER			/* leadership transfer to change.id */
 } PgRaftSlotKind;

@@ -452,12 +452,15 @@ pgraft_read_fence(PgRaftReadConsistency consistency)
 		return pg_atomic_read_u64(&pgraft_shared->applied_index);
 
 	/*
-	 * PGRAFT_READ_LEASE is served as linearizable for now: the core takes
-	 * its lease option for the whole node, not per request.
+	 * Under "lease" the leader answers from its lease when it holds one
+	 * (worker_requests.c); a follower, or a leader without a fresh lease,
+	 * takes the ReadIndex path.
 	 */
 	for (attempt = 0; attempt < PGRAFT_READ_ATTEMPTS && !answered; attempt++)
 	{
-		PgRaftSlot *slot = submit(PGRAFT_REQ_READ_INDEX, 0, NULL, 0, NULL);
+		PgRaftSlot *slot = submit(consistency == PGRAFT_READ_LEASE ?
+								  PGRAFT_REQ_READ_LEASE : PGRAFT_REQ_READ_INDEX,
+								  0, NULL, 0, NULL);
 		TimestampTz submitted = GetCurrentTimestamp();
 		SlotView	v;
 

@@ -123,6 +123,63 @@ fetch_large_payload(TakenRequest *t)
 	return true;
 }
 
+/* A majority of the voters (of both halves of a joint configuration). */
+static bool
+fresh_majority(const struct raft_status *st, uint8 flag, unsigned limit)
+{
+	unsigned	voters = 0;
+	unsigned	fresh = 0;
+	uint32		i;
+	uint32		j;
+
+	for (i = 0; i < st->config.n; i++)
+	{
+		const struct raft_member *m = &st->config.members[i];
+
+		if (!(m->flags & flag))
+			continue;
+		voters++;
+		if (m->id == st->id)
+		{
+			fresh++;
+			continue;
+		}
+		for (j = 0; j < st->n_progress; j++)
+			if (st->progress[j].id == m->id &&
+				st->progress[j].ticks_since_contact < limit)
+				fresh++;
+	}
+	return voters == 0 || fresh > voters / 2;
+}
+
+/*
+ * Lease reads (§6.4.1): a leader that heard from a majority within half an
+ * election timeout, and has committed an entry of its own term, may answer
+ * a read at its commit index without a heartbeat round: the voters that
+ * heard from it will not elect anyone else before their election timeout
+ * (check quorum, §4.2.3).  Assumes clocks on the servers run at nearly the
+ * same rate; a paused or drifting leader can serve a stale read.  This is
+ * the core's rule for its node-wide lease_reads option, applied per request
+ * because pg_raft.read_consistency is a per-session setting.
+ */
+static bool
+lease_read_index(PgRaftWorker *w, raft_index *index)
+{
+	struct raft_status *st = palloc(sizeof(struct raft_status));
+	unsigned	limit = Max(1, pgraft_worker_election_ticks() / 2);
+	bool		ok;
+
+	raft_get_status(w->raft, st);
+	ok = st->role == RAFT_LEADER &&
+		raft_log_term_at(w->log, st->commit) == st->term &&
+		fresh_majority(st, RAFT_VOTER_NEW, limit) &&
+		(!st->config.joint || fresh_majority(st, RAFT_VOTER_OLD, limit));
+	if (ok)
+		*index = st->commit;
+	pfree(st);
+	return ok;
+}
+
 /* Calls the core for one request; fills in the outcome. */
 static void
 hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
@@ -142,6 +199,14 @@ hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
 				t->index = index;
 			}
 			break;
+		case PGRAFT_REQ_READ_LEASE:
+			if (lease_read_index(w, &index))
+			{
+				t->index = index;
+				break;
+			}
+			/* no lease here: a ReadIndex round */
+			/* FALLTHROUGH */
 		case PGRAFT_REQ_READ_INDEX:
 			rc = raft_read_index(w->raft, read_ctx(t->slotno, t->generation));
 			if (rc == RAFT_OK)
@@ -167,6 +232,7 @@ hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
 	{
 		case PGRAFT_REQ_PROPOSE:
 		case PGRAFT_REQ_READ_INDEX:
+		case PGRAFT_REQ_READ_LEASE:
 			t->new_state = PGRAFT_SLOT_DONE;
 			t->outcome = PGRAFT_OUT_NOT_PROPOSED;
 			strlcpy(t->errmsg, raft_strerror(rc), sizeof(t->errmsg));

@@ -18,7 +18,7 @@ use Test::More;
 
 # a long election timeout: the leader keeps leading a while after the pause
 my $c = PgRaftCluster->new(name => 'outcome',
-	conf => "pg_raft.election_timeout = 3000\npg_raft.heartbeat_interval = 100\n");
+	conf => "pg_raft.election_timeout = 4000\npg_raft.heartbeat_interval = 100\n");
 my $leader = $c->wait_for_leader;
 ok(defined $leader, 'a leader is elected');
 $c->exec_ok($leader, 'CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL)');
@@ -33,6 +33,22 @@ sub exec_verbose
 		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
 	return ($ret, $err);
 }
+
+# 0. reads on a leader cut off from its followers: a linearizable read
+# needs a heartbeat round a majority answers, so it waits; a lease read is
+# answered from the lease taken before the pause (half an election
+# timeout, §6.4.1), without a round.
+$c->pause($_) for @followers;
+my ($lr, $lo, $le) = $c->node($leader)->psql('postgres',
+	"SET statement_timeout = '20s'; SET pg_raft.read_consistency = lease; SELECT count(*) FROM kv");
+is($lo, '1', 'a lease read on the cut-off leader is answered from its lease') or diag($le);
+($lr, $lo, $le) = $c->node($leader)->psql('postgres',
+	"SET statement_timeout = '1s'; SELECT count(*) FROM kv");
+like($le, qr/canceling statement due to statement timeout|could not confirm/,
+	'a linearizable read on the cut-off leader does not return');
+$c->resume($_) for @followers;
+$leader = $c->wait_for_leader;
+@followers = grep { $_ != $leader } $c->ids;
 
 # 1. proposed, then statement_timeout
 $c->pause($_) for @followers;
