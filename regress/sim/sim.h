@@ -277,7 +277,9 @@ struct sim_host
 	struct raft_status st;
 	raft_term max_term; /* over every incarnation */
 	raft_term leader_checked_term;
-	raft_index seen_commit; /* committed prefix registered, this life */
+	raft_index seen_commit;	  /* committed prefix registered, this life */
+	uint64_t ready_step;	  /* the step its latest ready was taken */
+	uint64_t prev_ready_step; /* and the one before */
 	struct sim_commit_check pending_checks[SIM_MAX_PENDING_CHECKS];
 	size_t n_pending_checks;
 };
@@ -311,6 +313,7 @@ struct sim_committed
 	raft_term seen_term; /* a term by which it was committed */
 	raft_id by;			 /* the first node seen to commit or apply it */
 	bool known;
+	uint64_t known_at;	/* the step it became known */
 	bool rolling_known; /* someone applied it: rolling is set */
 };
 

@@ -168,10 +168,14 @@ sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e,
 			/*
 			 * A diverged log may hold something else at a committed index
 			 * (a stale leader appends there); replacing the committed entry
-			 * itself is what must never happen.
+			 * itself is what must never happen.  The core decided on the
+			 * replacement at some step after it handed out its previous
+			 * ready; only if the entry was known committed before that is
+			 * the replacement certainly later than the commit.
 			 */
 			if (old != NULL && old->term == c->term && old->hash == c->hash &&
-				(c->term != e[k].term || c->hash != hash))
+				(c->term != e[k].term || c->hash != hash) &&
+				c->known_at < h->prev_ready_step)
 				sim_fail(
 					s,
 					"committed entry lost: n%llu writes %llu/%llu over the "
@@ -296,6 +300,7 @@ sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 	if (!c->known)
 	{
 		c->known = true;
+		c->known_at = s->steps;
 		c->term = e->term;
 		c->hash = e->hash;
 		c->seen_term = h->disk.cur.hs.term;
@@ -347,6 +352,7 @@ check_committed_prefix(struct sim *s, struct sim_host *h,
 		if (!c->known)
 		{
 			c->known = true;
+			c->known_at = s->steps;
 			c->term = e->term;
 			c->hash = e->hash;
 			c->seen_term = st->term;

@@ -337,6 +337,7 @@ sim_host_restart(struct sim *s, struct sim_host *h)
 	h->have_status = false;
 	h->n_pending_checks = 0;
 	h->seen_commit = 0;
+	h->ready_step = h->prev_ready_step = s->steps; /* its log is the disk's */
 	h->r = host_new_raft(s, h);
 	if (h->r == NULL)
 	{
@@ -484,6 +485,8 @@ take_ready(struct sim *s, struct sim_host *h)
 	bool persist = false;
 
 	raft_ready(h->r, rd);
+	h->prev_ready_step = h->ready_step;
+	h->ready_step = s->steps;
 	trace_ready(s, h, rd);
 	if (rd->snapshot)
 	{

@@ -4,10 +4,10 @@
  * after every step.
  *
  * Time is simulated milliseconds.  Each node ticks every SIM_TICK_MS at
- * its own phase (or its own rate, with --clock-drift); messages arrive after the network's delay; disk syncs
- * complete after the disk's delay; the scheduler (sim_sched.c) runs once
- * per tick interval.  Events at the same millisecond run in the order they
- * were scheduled, so a seed replays exactly.
+ * its own phase (or its own rate, with --clock-drift); messages arrive after
+ * the network's delay; disk syncs complete after the disk's delay; the
+ * scheduler (sim_sched.c) runs once per tick interval.  Events at the same
+ * millisecond run in the order they were scheduled, so a seed replays exactly.
  */
 #include <stdarg.h>
 #include <stdlib.h>
