@@ -21,7 +21,8 @@
  *                        committed there, and the rolling hash of the applied
  *                        prefix is the same everywhere (also across snapshot
  *                        restores)
- *   committed not lost   no host replaces a committed entry it holds; commit
+ *   committed not lost   no append from a leader of the committing term or
+ *                        a later one replaces a committed entry; commit
  *                        never goes back within one incarnation of a node
  *   terms                never go back, not even across a crash (a restart
  *                        is at least the durable term)
@@ -167,15 +168,21 @@ sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e,
 
 			/*
 			 * A diverged log may hold something else at a committed index
-			 * (a stale leader appends there); replacing the committed entry
-			 * itself is what must never happen.  The core decided on the
-			 * replacement at some step after it handed out its previous
-			 * ready; only if the entry was known committed before that is
-			 * the replacement certainly later than the commit.
+			 * (a stale leader appends there), and even the committed entry
+			 * may be replaced on a node that lags behind, by a delayed
+			 * append from the leader of a term older than the one that
+			 * committed it (leader completeness binds later terms only).
+			 * What must never happen: a leader of a term at least the
+			 * committing one has it replaced.  The node's term after this
+			 * ready is that leader's; the committing term is at most
+			 * seen_term.  And the core decided on the replacement after
+			 * it handed out its previous ready: the entry must have been
+			 * known committed before that.
 			 */
 			if (old != NULL && old->term == c->term && old->hash == c->hash &&
 				(c->term != e[k].term || c->hash != hash) &&
-				c->known_at < h->prev_ready_step)
+				c->known_at < h->prev_ready_step &&
+				c->seen_term <= h->disk.cur.hs.term)
 				sim_fail(
 					s,
 					"committed entry lost: n%llu writes %llu/%llu over the "
