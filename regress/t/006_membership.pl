@@ -1,7 +1,8 @@
 # regress/t/006_membership.pl — membership and leadership through the log:
-# a fourth, empty server is added with raft.add_node and catches up from
-# the log; leadership is handed over with raft.transfer_leadership; a
-# member is removed with raft.remove_node and the rest go on.
+# a fourth, empty server is added with raft.add_node (a learner until it
+# caught up, then a voter); leadership is handed over with
+# raft.transfer_leadership; a member is removed with raft.remove_node and
+# the rest go on; a server that never catches up stays a learner.
 use strict;
 use warnings;
 
@@ -83,6 +84,20 @@ is($c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 12, "'after removal'")
 	'the remaining members take writes');
 my $rows = $c->check_identical('kv', 'after the removal');
 like($rows, qr/\(12,"after removal"\)/, 'the last write is there');
+
+# a server that never catches up stays a learner: it does not count in
+# the majority, and writes go on (§4.2.1)
+($ret, $out, $err) = $c->node($leader)->psql('postgres',
+	"SET statement_timeout = '3s'; SELECT raft.add_node(9, '127.0.0.1:9', 'host=unused')");
+isnt($ret, 0, 'raft.add_node of a server that is not there does not return');
+is($c->node($leader)->safe_psql('postgres', 'SELECT voter FROM raft.nodes() WHERE node_id = 9'),
+	'f', 'it is a learner, not a voter');
+is($c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 13, "'with a learner'"), '1',
+	'writes go on with an absent learner');
+$c->node($leader)->safe_psql('postgres', 'SELECT raft.remove_node(9)');
+is($c->node($leader)->safe_psql('postgres', 'SELECT count(*) FROM raft.nodes() WHERE node_id = 9'),
+	'0', 'the learner is removed');
+$c->check_identical('kv', 'after the learner');
 
 $c->stop_all;
 done_testing();
