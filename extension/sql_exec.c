@@ -102,6 +102,17 @@ pgraft_exec(PG_FUNCTION_ARGS)
 
 	pgraft_require_ready();
 	require_raft_database();
+
+	/*
+	 * From inside an entry being applied (a trigger, say), the applier would
+	 * wait for itself.
+	 */
+	if (pgraft_applying)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("raft.exec cannot run inside a replicated statement"),
+				 errdetail("The applier would wait for an entry it has to apply itself."),
+				 errhint("Propose the statements one after the other.")));
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
