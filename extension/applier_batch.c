@@ -51,6 +51,8 @@ is_transient(int sqlerrcode)
 	return category == ERRCODE_INSUFFICIENT_RESOURCES ||	/* 53: disk, memory */
 		category == ERRCODE_SYSTEM_ERROR || /* 58: I/O */
 		category == ERRCODE_OPERATOR_INTERVENTION ||	/* 57: cancel, shutdown */
+		category == ERRCODE_INTERNAL_ERROR ||	/* XX: a local fault or a bug:
+												 * stall rather than diverge */
 		sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
 		sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE ||
 		sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
