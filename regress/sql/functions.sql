@@ -5,11 +5,16 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_raft;
 RESET client_min_messages;
 
--- A one-node cluster elects itself; wait for it (bounded).
+-- A one-node cluster elects itself; wait for it (bounded; the worker may
+-- still be starting, or retrying its port).
 DO $$
 BEGIN
-	FOR i IN 1..600 LOOP
-		EXIT WHEN (SELECT role = 'leader' FROM raft.status());
+	FOR i IN 1..1200 LOOP
+		BEGIN
+			EXIT WHEN (SELECT role = 'leader' FROM raft.status());
+		EXCEPTION WHEN object_not_in_prerequisite_state THEN
+			NULL;
+		END;
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 END $$;
