@@ -21,10 +21,11 @@ INSERT INTO raft.applied VALUES (true, 0, 0);
 REVOKE ALL ON raft.replicated_tables, raft.applied FROM PUBLIC;
 GRANT SELECT ON raft.replicated_tables, raft.applied TO PUBLIC;
 
+-- Not STRICT: a NULL statement is an error, not a silent NULL.
 CREATE FUNCTION raft.exec(sql text)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgraft_exec'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION raft.exec(sql text, VARIADIC args "any")
 RETURNS bigint
