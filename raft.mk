@@ -146,3 +146,17 @@ $(B)/bench/storage_bench: bench/storage_bench.c $(B)/libraft_io.a $(B)/libraft.a
 .PHONY: bench-storage
 bench-storage: $(B)/bench/storage_bench
 	$(B)/bench/storage_bench --dir $(B)/bench/data $(BENCH_STORAGE_ARGS)
+
+# --- benchmarks: pg_raft against PostgreSQL's own replication ------------------
+#   make bench          bench/run: every workload, clients 1 8 32 64 (see docs/benchmarks.md)
+#   make bench-quick    the same with clients 1 8 and a few seconds per point
+# Figures, not tests: not part of `make test`.
+$(B)/bench/core_bench: bench/core_bench.c $(B)/libraft.a $(RAFT_HDRS)
+	@mkdir -p $(dir $@)
+	$(RAFT_CC) $(RAFT_CFLAGS) $(RAFT_INC) $< -o $@ $(B)/libraft.a
+
+.PHONY: bench bench-quick
+bench:
+	bench/run
+bench-quick:
+	bench/run --quick
