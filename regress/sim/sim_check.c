@@ -115,11 +115,10 @@ sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e,
 		}
 		if (e[k].index <= l->snap_index)
 		{
-			sim_fail(
-				s,
-				"ready entries: n%llu is asked to write %llu, covered by its "
-				"snapshot %llu",
-				ULL(h->id), ULL(e[k].index), ULL(l->snap_index));
+			sim_fail(s,
+					 "ready entries: n%llu is asked to write %llu, covered by "
+					 "its snapshot %llu",
+					 ULL(h->id), ULL(e[k].index), ULL(l->snap_index));
 			return;
 		}
 		if (k > 0 && e[k].index != e[k - 1].index + 1)
@@ -133,22 +132,23 @@ sim_check_write(struct sim *s, struct sim_host *h, const struct raft_entry *e,
 			return; /* a gap: the disk write reports it */
 		if (e[k].term < prev)
 		{
-			sim_fail(s,
-					 "log terms: n%llu writes %llu/%llu after an entry of "
-					 "term %llu",
-					 ULL(h->id), ULL(e[k].index), ULL(e[k].term), ULL(prev));
+			sim_fail(
+				s,
+				"log terms: n%llu writes %llu/%llu after an entry of term "
+				"%llu",
+				ULL(h->id), ULL(e[k].index), ULL(e[k].term), ULL(prev));
 			return;
 		}
 		if (sim_map_get(&s->chk.entries, entry_key(e[k].index, e[k].term),
 						&old_hash, &old_prev))
 		{
 			if (old_hash != hash)
-				sim_fail(s,
-						 "log matching: n%llu writes an entry %llu/%llu "
-						 "different from "
-						 "another node's %llu/%llu",
-						 ULL(h->id), ULL(e[k].index), ULL(e[k].term),
-						 ULL(e[k].index), ULL(e[k].term));
+				sim_fail(
+					s,
+					"log matching: n%llu writes an entry %llu/%llu different "
+					"from another node's %llu/%llu",
+					ULL(h->id), ULL(e[k].index), ULL(e[k].term),
+					ULL(e[k].index), ULL(e[k].term));
 			else if (old_prev != prev)
 				sim_fail(
 					s,
@@ -220,8 +220,7 @@ sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
 	if (!is_prevote(m->type) && m->term > d->hs.term)
 		sim_fail(s,
 				 "durability: n%llu sends %s of term %llu while its durable "
-				 "term is "
-				 "%llu",
+				 "term is %llu",
 				 ULL(h->id), sim_msg_name(m->type), ULL(m->term),
 				 ULL(d->hs.term));
 	if (m->type == RAFT_MSG_VOTE_RESP && !m->reject)
@@ -254,9 +253,8 @@ sim_check_send(struct sim *s, struct sim_host *h, const struct raft_message *m)
 	if (m->type == RAFT_MSG_APPEND_RESP && !m->reject &&
 		m->index > sim_log_last(&d->log))
 		sim_fail(s,
-				 "durability: n%llu acknowledges entries up to %llu, but only "
-				 "%llu are "
-				 "durable",
+				 "durability: n%llu acknowledges entries up to %llu, but "
+				 "only %llu are durable",
 				 ULL(h->id), ULL(m->index), ULL(sim_log_last(&d->log)));
 }
 
@@ -275,8 +273,8 @@ sim_check_synced(struct sim *s, struct sim_host *h)
 		if (cand != hs->vote && !s->cfg.safety_only)
 			sim_fail(
 				s,
-				"double vote: n%llu durably voted for n%llu and then n%llu in "
-				"term %llu",
+				"double vote: n%llu durably voted for n%llu and then n%llu "
+				"in term %llu",
 				ULL(h->id), ULL(cand), ULL(hs->vote), ULL(hs->term));
 		return;
 	}
@@ -297,8 +295,8 @@ sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 		(mine == NULL || mine->term != e->term || mine->hash != e->hash))
 	{
 		sim_fail(s,
-				 "apply: n%llu applies %llu/%llu, which is not in its durable "
-				 "log (it has %s%llu)",
+				 "apply: n%llu applies %llu/%llu, which is not in its "
+				 "durable log (it has %s%llu)",
 				 ULL(h->id), ULL(e->index), ULL(e->term),
 				 mine ? "term " : "no entry, last ",
 				 mine ? ULL(mine->term) : ULL(sim_log_last(&d->log)));
@@ -318,12 +316,11 @@ sim_check_apply(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 	if (e->index > s->stats.applied)
 		s->stats.applied = e->index;
 	if (c->term != e->term || c->hash != e->hash)
-		sim_fail(
-			s,
-			"state machine safety: n%llu applies %llu/%llu, but %llu/%llu "
-			"was committed there (first seen on n%llu)",
-			ULL(h->id), ULL(e->index), ULL(e->term), ULL(e->index),
-			ULL(c->term), ULL(c->by));
+		sim_fail(s,
+				 "state machine safety: n%llu applies %llu/%llu, but "
+				 "%llu/%llu was committed there (first seen on n%llu)",
+				 ULL(h->id), ULL(e->index), ULL(e->term), ULL(e->index),
+				 ULL(c->term), ULL(c->by));
 	else if (!c->rolling_known)
 	{
 		c->rolling = h->rolling;
@@ -398,8 +395,7 @@ sim_check_restore(struct sim *s, struct sim_host *h,
 	else if (c->term != snap->term)
 		sim_fail(s,
 				 "snapshot: n%llu restores snapshot %llu/%llu, the entry "
-				 "applied there "
-				 "has term %llu",
+				 "applied there has term %llu",
 				 ULL(h->id), ULL(snap->index), ULL(snap->term), ULL(c->term));
 	else if (c->rolling_known && c->rolling != h->rolling)
 		sim_fail(s,
@@ -440,12 +436,12 @@ sim_check_read_done(struct sim *s, struct sim_host *h,
 		sim_tracef(s, "n%llu * read ctx=%llu at index %llu", ULL(h->id),
 				   ULL(rs->ctx), ULL(rs->index));
 		if (rs->index < c->reads[k].lower_bound)
-			sim_fail(s,
-					 "linearizable read: n%llu answers read ctx=%llu with "
-					 "index %llu, "
-					 "but %llu was committed when it was asked",
-					 ULL(h->id), ULL(rs->ctx), ULL(rs->index),
-					 ULL(c->reads[k].lower_bound));
+			sim_fail(
+				s,
+				"linearizable read: n%llu answers read ctx=%llu with index "
+				"%llu, but %llu was committed when it was asked",
+				ULL(h->id), ULL(rs->ctx), ULL(rs->index),
+				ULL(c->reads[k].lower_bound));
 		c->reads_answered++;
 		s->stats.reads_answered++;
 		memmove(c->reads + k, c->reads + k + 1,
@@ -472,13 +468,12 @@ check_leader_completeness(struct sim *s, struct sim_host *h, raft_term term)
 		e = sim_log_get(l, i);
 		if (e == NULL || e->term != c->term || e->hash != c->hash)
 		{
-			sim_fail(
-				s,
-				"leader completeness: n%llu leads term %llu without the entry "
-				"%llu/%llu committed by term %llu (it has %s%llu)",
-				ULL(h->id), ULL(term), ULL(i), ULL(c->term), ULL(c->seen_term),
-				e ? "term " : "no entry, last ",
-				e ? ULL(e->term) : ULL(sim_log_last(l)));
+			sim_fail(s,
+					 "leader completeness: n%llu leads term %llu without the "
+					 "entry %llu/%llu committed by term %llu (it has %s%llu)",
+					 ULL(h->id), ULL(term), ULL(i), ULL(c->term),
+					 ULL(c->seen_term), e ? "term " : "no entry, last ",
+					 e ? ULL(e->term) : ULL(sim_log_last(l)));
 			return;
 		}
 	}
@@ -498,10 +493,9 @@ check_pending_commits(struct sim *s, struct sim_host *h)
 		if (e != NULL && e->term != pc->term)
 			sim_fail(s,
 					 "commit rule: n%llu, leader of term %llu, advanced its "
-					 "commit index "
-					 "to %llu whose entry has term %llu (§3.6.2: only entries "
-					 "of the "
-					 "leader's own term are committed by counting replicas)",
+					 "commit index to %llu whose entry has term %llu (§3.6.2: "
+					 "only entries of the leader's own term are committed by "
+					 "counting replicas)",
 					 ULL(h->id), ULL(pc->term), ULL(pc->index), ULL(e->term));
 	}
 	h->n_pending_checks = 0;
@@ -552,7 +546,8 @@ sim_check_node(struct sim *s, struct sim_host *h)
 			if (leader != h->id)
 				sim_fail(s,
 						 "election safety: n%llu and n%llu are both leaders "
-						 "of term %llu",
+						 "of term "
+						 "%llu",
 						 ULL(leader), ULL(h->id), ULL(st.term));
 		}
 		else
@@ -587,8 +582,7 @@ sim_check_node(struct sim *s, struct sim_host *h)
 			last_term != st.last_term)
 			sim_fail(s,
 					 "host view: n%llu's core log ends at %llu/%llu, but the "
-					 "entries it "
-					 "handed out end at %llu",
+					 "entries it handed out end at %llu",
 					 ULL(h->id), ULL(st.last_index), ULL(st.last_term),
 					 ULL(sim_log_last(&h->disk.cur.log)));
 		check_pending_commits(s, h);

@@ -154,8 +154,7 @@ sm_restore(struct sim *s, struct sim_host *h, const struct sim_snapshot *snap)
 	{
 		sim_fail(s,
 				 "snapshot data: n%llu got a snapshot at %llu whose data is "
-				 "not the "
-				 "state the host serialized",
+				 "not the state the host serialized",
 				 (unsigned long long) h->id, (unsigned long long) snap->index);
 		return;
 	}
@@ -173,8 +172,7 @@ config_applied(struct sim *s, struct sim_host *h, const struct sim_entry *e)
 	{
 		sim_fail(s,
 				 "config entry: n%llu applied a configuration entry at %llu "
-				 "that does "
-				 "not decode (%s)",
+				 "that does not decode (%s)",
 				 (unsigned long long) h->id, (unsigned long long) e->index,
 				 raft_strerror(rc));
 		return;
@@ -345,8 +343,8 @@ sim_host_restart(struct sim *s, struct sim_host *h)
 		return;
 	}
 	sim_tracef(s,
-			   "n%llu * restart: term %llu vote n%llu commit %llu snapshot "
-			   "%llu last %llu",
+			   "n%llu * restart: term %llu vote n%llu commit %llu "
+			   "snapshot %llu last %llu",
 			   (unsigned long long) h->id,
 			   (unsigned long long) h->disk.durable.hs.term,
 			   (unsigned long long) h->disk.durable.hs.vote,
@@ -497,12 +495,12 @@ take_ready(struct sim *s, struct sim_host *h)
 		snap->term = rd->snapshot->term;
 		snap->config = rd->snapshot->config;
 		if (rd->snapshot->data.len > SIM_SNAP_DATA)
-			sim_fail(s,
-					 "snapshot data: n%llu got %zu bytes of snapshot data, "
-					 "the host "
-					 "wrote %d",
-					 (unsigned long long) h->id, rd->snapshot->data.len,
-					 SIM_SNAP_DATA);
+			sim_fail(
+				s,
+				"snapshot data: n%llu got %zu bytes of snapshot data, the "
+				"host wrote %d",
+				(unsigned long long) h->id, rd->snapshot->data.len,
+				SIM_SNAP_DATA);
 		else
 		{
 			snap->len = (uint32_t) rd->snapshot->data.len;
@@ -522,13 +520,13 @@ take_ready(struct sim *s, struct sim_host *h)
 	{
 		sim_check_write(s, h, rd->entries, rd->n_entries);
 		if (!sim_disk_write_entries(&h->disk, rd->entries, rd->n_entries))
-			sim_fail(s,
-					 "log gap: n%llu was asked to write entries from %llu "
-					 "after its "
-					 "last entry %llu",
-					 (unsigned long long) h->id,
-					 (unsigned long long) rd->entries[0].index,
-					 (unsigned long long) sim_log_last(&h->disk.cur.log));
+			sim_fail(
+				s,
+				"log gap: n%llu was asked to write entries from %llu after "
+				"its last entry %llu",
+				(unsigned long long) h->id,
+				(unsigned long long) rd->entries[0].index,
+				(unsigned long long) sim_log_last(&h->disk.cur.log));
 		persist = true;
 	}
 	h->rd_n_msgs = rd->n_messages;
@@ -570,8 +568,7 @@ finish_ready(struct sim *s, struct sim_host *h)
 		if (h->rd_snapshot.index < h->applied)
 			sim_fail(s,
 					 "snapshot restore: n%llu was handed snapshot %llu after "
-					 "applying "
-					 "%llu",
+					 "applying %llu",
 					 (unsigned long long) h->id,
 					 (unsigned long long) h->rd_snapshot.index,
 					 (unsigned long long) h->applied);
@@ -708,8 +705,7 @@ compact_now(struct sim *s, struct sim_host *h, raft_index tail)
 		if (index > st.snapshot_index && index <= st.applied)
 			sim_fail(s,
 					 "raft_compact: n%llu refused to compact to %llu (applied "
-					 "%llu, "
-					 "snapshot %llu): %s",
+					 "%llu, snapshot %llu): %s",
 					 (unsigned long long) h->id, (unsigned long long) index,
 					 (unsigned long long) st.applied,
 					 (unsigned long long) st.snapshot_index,

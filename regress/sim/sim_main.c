@@ -98,13 +98,11 @@ static const char *program = "raft-sim";
 static void
 usage(void)
 {
-	fprintf(
-		stderr,
-		"usage: raft-sim (--seeds N [--first-seed F] | --seed S [--trace])\n"
-		"                [--nodes 3|5] [--steps MAX] [--trace-tail LINES]\n"
-		"                [--replay-check] [--lease-reads] [--clock-drift]\n"
-		"                [--safety-only]\n"
-		"                [--expect-violation]\n");
+	fprintf(stderr, "usage: raft-sim (--seeds N [--first-seed F] | --seed S "
+					"[--trace])\n                [--nodes 3|5] [--steps MAX] "
+					"[--trace-tail LINES]\n                [--replay-check] "
+					"[--lease-reads] [--clock-drift]\n                "
+					"[--safety-only]\n                [--expect-violation]\n");
 	exit(2);
 }
 
@@ -117,8 +115,8 @@ on_fatal_signal(int sig)
 	if (s != NULL)
 	{
 		fprintf(stderr,
-				"sim: seed %llu: VIOLATION crash (signal %d: %s) at %llu ms, "
-				"step %llu; the stack is in the core or the simulator\n",
+				"sim: seed %llu: VIOLATION crash (signal %d: %s) at %llu "
+				"ms, step %llu; the stack is in the core or the simulator\n",
 				ULL(s->cfg.seed), sig,
 				sig == SIGABRT ? "abort, an assertion?" : "segmentation fault",
 				ULL(s->now), ULL(s->steps));
@@ -182,13 +180,11 @@ run_one(const struct sim_config *cfg, bool report, bool summary)
 	else if (s.violated)
 		printf("sim: seed %llu: VIOLATION %s\n", ULL(cfg->seed), s.violation);
 	if (summary)
-		printf("sim: seed %llu: %s; %u nodes, %llu steps, %llu ms simulated, "
-			   "%llu "
-			   "proposals, %llu crashes, %llu partitions, %llu config "
-			   "changes, %llu "
-			   "transfers, %llu reads answered, highest applied index %llu, "
-			   "trace %llu "
-			   "lines hash %016llx\n",
+		printf("sim: seed %llu: %s; %u nodes, %llu steps, %llu ms "
+			   "simulated, %llu proposals, %llu crashes, %llu partitions, "
+			   "%llu config changes, %llu transfers, %llu reads answered, "
+			   "highest applied index %llu, trace %llu lines hash "
+			   "%016llx\n",
 			   ULL(cfg->seed), s.violated ? "VIOLATION" : "ok", s.n_initial,
 			   ULL(s.steps), ULL(s.now), ULL(s.stats.proposals),
 			   ULL(s.stats.crashes), ULL(s.stats.partitions),
@@ -310,10 +306,9 @@ main(int argc, char **argv)
 				p.trace_lines != o.trace_lines || p.violated != o.violated)
 			{
 				printf("sim: seed %llu: VIOLATION determinism: the replay "
-					   "differs (trace "
-					   "%016llx, %llu lines, %llu steps; then %016llx, %llu "
-					   "lines, %llu "
-					   "steps)\n",
+					   "differs "
+					   "(trace %016llx, %llu lines, %llu steps; then %016llx, "
+					   "%llu lines, %llu steps)\n",
 					   ULL(cfg.seed), ULL(o.trace_hash), ULL(o.trace_lines),
 					   ULL(o.steps), ULL(p.trace_hash), ULL(p.trace_lines),
 					   ULL(p.steps));
@@ -329,12 +324,10 @@ main(int argc, char **argv)
 
 		if (!one)
 			printf("sim: did %llu proposals, %llu crashes, %llu partitions, "
-				   "%llu config "
-				   "changes, %llu transfers, %llu snapshots installed, %llu "
-				   "reads answered, "
-				   "%llu leaders elected; checked leader completeness %llu "
-				   "times, the "
-				   "commit rule %llu times\n",
+				   "%llu config changes, %llu transfers, %llu snapshots "
+				   "installed, %llu reads answered, %llu leaders elected; "
+				   "checked leader completeness %llu times, the commit rule "
+				   "%llu times\n",
 				   ULL(sum.proposals), ULL(sum.crashes), ULL(sum.partitions),
 				   ULL(sum.config_changes), ULL(sum.transfers),
 				   ULL(sum.snapshots_installed), ULL(sum.reads_answered),

@@ -524,18 +524,17 @@ liveness(struct sim *s)
 		if (h != NULL && h->up && h->marker_at != 0)
 			continue;
 		if (s->now - s->progress_at >= bound)
-			sim_fail(
-				s,
-				"liveness: no progress for %llu ms and the marker is not "
-				"applied on n%llu (%s, applied %llu; leader n%llu term %llu "
-				"commit "
-				"%llu)",
-				ULL(s->now - s->progress_at), ULL(l->st.config.members[k].id),
-				h == NULL ? "no host"
-				: h->up	  ? "up"
-						  : "down",
-				ULL(h ? h->applied : 0), ULL(l->id), ULL(l->st.term),
-				ULL(l->st.commit));
+			sim_fail(s,
+					 "liveness: no progress for %llu ms and the marker is not "
+					 "applied on n%llu (%s, applied %llu; leader n%llu term "
+					 "%llu commit %llu)",
+					 ULL(s->now - s->progress_at),
+					 ULL(l->st.config.members[k].id),
+					 h == NULL ? "no host"
+					 : h->up   ? "up"
+							   : "down",
+					 ULL(h ? h->applied : 0), ULL(l->id), ULL(l->st.term),
+					 ULL(l->st.commit));
 		else if (l->marker_at == 0 &&
 				 s->now - s->marker_proposed_at >
 					 4ull * s->election_ticks * SIM_TICK_MS)
@@ -549,12 +548,11 @@ liveness(struct sim *s)
 					 ULL(s->now - s->progress_at));
 		return;
 	}
-	sim_tracef(
-		s,
-		"* liveness: leader n%llu term %llu; the marker is applied on all %u "
-		"members, %llu ms after healing",
-		ULL(l->id), ULL(l->st.term), l->st.config.n,
-		ULL(s->now - s->phase_since));
+	sim_tracef(s,
+			   "* liveness: leader n%llu term %llu; the marker is applied "
+			   "on all %u members, %llu ms after healing",
+			   ULL(l->id), ULL(l->st.term), l->st.config.n,
+			   ULL(s->now - s->phase_since));
 	s->phase = SIM_PHASE_DONE;
 }
 

@@ -341,30 +341,27 @@ step(struct sim *s, struct sim_event *ev)
 void
 sim_run(struct sim *s)
 {
-	sim_tracef(
-		s,
-		"seed %llu: %u nodes, election %u ticks, heartbeat %u, pre-vote %s, "
-		"check-quorum %s, lease reads %s",
-		ULL(s->cfg.seed), s->n_initial, s->election_ticks, s->heartbeat_ticks,
-		s->pre_vote ? "on" : "off", s->check_quorum ? "on" : "off",
-		s->lease_reads ? "on" : "off");
-	sim_tracef(
-		s,
-		"  network: delay %u..~%u ms, loss %u/10k, dup %u/10k, %s, "
-		"capacity %u; "
-		"sync delay <= %u ms, stalls %u/10k; msg bytes %zu, inflight %u, "
-		"payloads <= %u bytes",
-		s->net_base.delay_min_ms, s->net_base.delay_mean_ms,
-		s->net_base.loss_10k, s->net_base.dup_10k,
-		s->net_base.reorder ? "reordering" : "fifo", s->net_base.capacity,
-		s->sync_delay_max_ms, s->sync_stall_10k, s->max_msg_bytes,
-		s->max_inflight, s->payload_max);
-	sim_tracef(
-		s,
-		"  faults (%s; chance per tick in 1/10000): crash %u, partition %u, "
-		"loss burst %u, membership %u, transfer %u; %llu ms of faults",
-		s->profile, s->crash_10k, s->partition_10k, s->burst_10k,
-		s->member_10k, s->transfer_10k, ULL(s->fault_end));
+	sim_tracef(s,
+			   "seed %llu: %u nodes, election %u ticks, heartbeat %u, "
+			   "pre-vote %s, check-quorum %s, lease reads %s",
+			   ULL(s->cfg.seed), s->n_initial, s->election_ticks,
+			   s->heartbeat_ticks, s->pre_vote ? "on" : "off",
+			   s->check_quorum ? "on" : "off", s->lease_reads ? "on" : "off");
+	sim_tracef(s,
+			   "  network: delay %u..~%u ms, loss %u/10k, dup %u/10k, %s, "
+			   "capacity %u; sync delay <= %u ms, stalls %u/10k; msg "
+			   "bytes %zu, inflight %u, payloads <= %u bytes",
+			   s->net_base.delay_min_ms, s->net_base.delay_mean_ms,
+			   s->net_base.loss_10k, s->net_base.dup_10k,
+			   s->net_base.reorder ? "reordering" : "fifo",
+			   s->net_base.capacity, s->sync_delay_max_ms, s->sync_stall_10k,
+			   s->max_msg_bytes, s->max_inflight, s->payload_max);
+	sim_tracef(s,
+			   "  faults (%s; chance per tick in 1/10000): crash %u, "
+			   "partition %u, loss burst %u, membership %u, transfer %u; "
+			   "%llu ms of faults",
+			   s->profile, s->crash_10k, s->partition_10k, s->burst_10k,
+			   s->member_10k, s->transfer_10k, ULL(s->fault_end));
 	for (raft_id id = 1; id <= s->n_initial; id++)
 	{
 		s->hosts[id].initial = true;
