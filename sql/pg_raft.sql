@@ -18,6 +18,10 @@ CREATE TABLE raft.applied (
 );
 INSERT INTO raft.applied VALUES (true, 0, 0);
 
+-- Any role may call raft.exec, raft.barrier, raft.status and raft.nodes;
+-- what a statement may touch is decided by that role's own privileges.
+GRANT USAGE ON SCHEMA raft TO PUBLIC;
+
 REVOKE ALL ON raft.replicated_tables, raft.applied FROM PUBLIC;
 GRANT SELECT ON raft.replicated_tables, raft.applied TO PUBLIC;
 
