@@ -231,6 +231,7 @@ struct sim_read
 	uint64_t ctx;
 	raft_index lower_bound; /* max commit index known at the start */
 	uint64_t started;
+	raft_id node; /* who asked */
 };
 
 struct sim_host

@@ -34,7 +34,8 @@
  *   commit rule (§3.6.2) a leader advances its commit index only onto an
  *                        entry of its own term
  *   reads (§6.4)         a read index is at least the highest commit index
- *                        known anywhere when the read was asked
+ *                        known anywhere when the read was asked, and comes
+ *                        back to the node that asked
  *   host view            once a host has taken every ready, its log ends
  *                        where the core's does
  */
@@ -418,6 +419,7 @@ sim_check_read_start(struct sim *s, struct sim_host *h, uint64_t ctx)
 	c->reads[c->n_reads].ctx = ctx;
 	c->reads[c->n_reads].lower_bound = c->max_commit;
 	c->reads[c->n_reads].started = s->now;
+	c->reads[c->n_reads].node = h->id;
 	c->n_reads++;
 	sim_tracef(s, "n%llu * read_index ctx=%llu (commit known: %llu)",
 			   ULL(h->id), ULL(ctx), ULL(c->max_commit));
@@ -435,7 +437,10 @@ sim_check_read_done(struct sim *s, struct sim_host *h,
 			continue;
 		sim_tracef(s, "n%llu * read ctx=%llu at index %llu", ULL(h->id),
 				   ULL(rs->ctx), ULL(rs->index));
-		if (rs->index < c->reads[k].lower_bound)
+		if (c->reads[k].node != h->id)
+			sim_fail(s, "read: n%llu gets the answer to n%llu's read ctx=%llu",
+					 ULL(h->id), ULL(c->reads[k].node), ULL(rs->ctx));
+		else if (rs->index < c->reads[k].lower_bound)
 			sim_fail(
 				s,
 				"linearizable read: n%llu answers read ctx=%llu with index "
