@@ -160,3 +160,30 @@ bench:
 	bench/run
 bench-quick:
 	bench/run --quick
+
+# --- Jepsen-style fault suite (regress/jepsen, see its README.md) ------------
+#   make jepsen-unit             the history checker's unit tests
+#   make jepsen [JEPSEN_SECONDS=N] [JEPSEN_SEED=s]
+#                                8 clients, 3 servers, kill -9, SIGSTOP,
+#                                partitions (as root); one verdict line
+JEPSEN_SECONDS ?= 90
+JEPSEN_CHECKER := regress/jepsen/checker.c regress/jepsen/checker.h
+
+$(B)/jepsen/jepsen-check: regress/jepsen/check_main.c $(JEPSEN_CHECKER)
+	@mkdir -p $(dir $@)
+	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@
+
+$(B)/jepsen/test_checker: regress/jepsen/test_checker.c $(JEPSEN_CHECKER)
+	@mkdir -p $(dir $@)
+	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@
+
+$(B)/jepsen/jepsen-client: regress/jepsen/client.c
+	@mkdir -p $(dir $@)
+	$(RAFT_CC) $(RAFT_CFLAGS) -I$(shell $(PG_CONFIG) --includedir) $< -o $@ -lpq -lpthread
+
+.PHONY: jepsen jepsen-unit
+jepsen-unit: $(B)/jepsen/test_checker
+	$(B)/jepsen/test_checker
+
+jepsen: all $(B)/jepsen/jepsen-client $(B)/jepsen/jepsen-check
+	JEPSEN_SECONDS=$(JEPSEN_SECONDS) JEPSEN_SEED=$(JEPSEN_SEED) sh regress/jepsen/run
