@@ -198,6 +198,41 @@ diag($kerr) if $kerr;
 is($status, 0, 'the history is linearizable, loses and duplicates nothing, and the servers agree');
 like($verdict // '', qr/anomalies=0$/, 'the verdict line says anomalies=0');
 cmp_ok($faults{kill9} + $faults{stop} + $faults{partition}, '>', 0, 'faults were injected');
+
+# The checker must be able to fail on this very history: a copy with the
+# last acknowledged read changed to a value nobody wrote, and a copy whose
+# final sets lack the first acknowledged insert.
+open(my $in, '<', $history) or die "cannot read $history: $!";
+my @lines = <$in>;
+close($in);
+my ($last_read) = grep { $lines[$_] =~ /^op \d+ read \d+ \S+ \S+ ok / } reverse 0 .. $#lines;
+my ($first_add) = map { /^op \d+ add \d+ (\d+) \S+ ok / ? $1 : () } @lines;
+if (defined $last_read)
+{
+	my @bad = @lines;
+	$bad[$last_read] =~ s/^(op \d+ read \d+ \S+ \S+ ok )\S+/${1}424242424/;
+	mutated(\@bad, 'a read of a value nobody wrote');
+}
+if (defined $first_add)
+{
+	my @bad = map { /^final \d+ set / ? s/(?<=[ ])$first_add(?=[ \n])//r : $_ } @lines;
+	mutated(\@bad, 'an acknowledged insert missing from the final tables');
+}
+
+sub mutated
+{
+	my ($lines, $what) = @_;
+	my $file = "$history.mutated";
+	open(my $out, '>', $file) or die "cannot write $file: $!";
+	print $out @$lines;
+	close($out);
+	my ($o, $e) = ('', '');
+	IPC::Run::run([ $checker, $file ], '>', \$o, '2>', \$e);
+	is($? >> 8, 1, "the checker finds $what in a changed copy of this history")
+	  or diag("$o$e");
+	unlink($file);
+}
+
 if ($ENV{JEPSEN_VERDICT} && open(my $v, '>', $ENV{JEPSEN_VERDICT}))
 {
 	print $v ($verdict // "jepsen: no verdict (checker exit $status)"), "\n";
