@@ -27,6 +27,8 @@ int			pgraft_read_consistency = PGRAFT_READ_LINEARIZABLE;
 char	   *pgraft_cluster_secret = "";
 int			pgraft_election_timeout_ms = 1000;
 int			pgraft_heartbeat_interval_ms = 100;
+int			pgraft_log_keep_entries = 10000;
+char	   *pgraft_conninfo = "";
 
 bool		pgraft_preloaded = false;
 
@@ -93,6 +95,16 @@ define_settings(bool preloading)
 							"Must be shorter than pg_raft.election_timeout.",
 							&pgraft_heartbeat_interval_ms, 100, 5, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_raft.log_keep_entries",
+							"Raft log entries kept behind the applied index when the log is compacted.",
+							"A server that falls further behind than this catches up by snapshot.",
+							&pgraft_log_keep_entries, 10000, 0, PG_INT32_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("pg_raft.conninfo",
+							   "libpq conninfo by which the other servers fetch a snapshot from this one.",
+							   "Empty: host of pg_raft.listen_addr, this server's port, pg_raft.database.",
+							   &pgraft_conninfo, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
 
 	/*
 	 * Not in a session that loads the library late: the server-level

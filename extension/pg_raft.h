@@ -22,6 +22,8 @@ extern int	pgraft_read_consistency;	/* PgRaftReadConsistency */
 extern char *pgraft_cluster_secret;
 extern int	pgraft_election_timeout_ms;
 extern int	pgraft_heartbeat_interval_ms;
+extern int	pgraft_log_keep_entries;
+extern char *pgraft_conninfo;
 
 typedef enum PgRaftReadConsistency
 {

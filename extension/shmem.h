@@ -31,6 +31,7 @@
 #define PGRAFT_ERRHINT_LEN 256
 #define PGRAFT_APPLY_QUEUE_BYTES (4 * 1024 * 1024)	/* worker -> applier */
 #define PGRAFT_MAX_PENDING_BYTES ((Size) 256 * 1024 * 1024)	/* committed, not applied */
+#define PGRAFT_CONNINFO_LEN 512
 
 typedef enum PgRaftSlotState
 {
@@ -114,6 +115,19 @@ typedef struct PgRaftShared
 	uint64		applier_start_index;	/* durable applied index at attach */
 	uint64		queue_generation;	/* generation the queue was made for */
 	bool		applier_waiting_extension;	/* raft.applied missing */
+
+	/*
+	 * Snapshot install (snapshot_install.c): the worker persisted a snapshot
+	 * at restore_index that the tables must reach before any later entry is
+	 * applied; the applier fetches them from restore_node.  The worker holds
+	 * back entries after restore_index until applied_index reaches it.
+	 */
+	uint64		restore_index;	/* 0: none */
+	uint64		restore_term;
+	int			restore_node;	/* 0: the snapshot names no source */
+	char		restore_conninfo[PGRAFT_CONNINFO_LEN];
+	uint64		restore_attempts;	/* failed fetches of the current one */
+	uint64		restores_done;
 
 	PgRaftSlot	slots[PGRAFT_MAX_REQUESTS];
 

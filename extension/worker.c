@@ -207,6 +207,7 @@ start_core(PgRaftWorker *w)
 					 errmsg("could not load the Raft state from \"%s\": %s",
 							PGRAFT_LOG_DIR, raft_strerror(rc))));
 		}
+		pgraft_compact_note_loaded(w, &loaded);
 		ereport(LOG,
 				(errmsg("pg_raft: node %d loaded term %llu, commit %llu, %zu entries",
 						pgraft_node_id,
@@ -471,6 +472,7 @@ pgraft_worker_main(Datum main_arg)
 		pgraft_worker_take_requests(w);
 		pgraft_worker_handle_ready(w);
 		pgraft_queue_pump(w);
+		pgraft_worker_maybe_compact(w);
 		publish_status(w);
 		flush_log_lines(w);
 		MemoryContextSwitchTo(TopMemoryContext);

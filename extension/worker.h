@@ -5,6 +5,7 @@
  *   worker_requests.c     request slots -> core, read states -> slots
  *   worker_apply_queue.c  committed entries -> the applier (shm_mq)
  *   worker_config.c       settings parsing and checks
+ *   worker_compact.c      log compaction behind the applier
  */
 #ifndef PGRAFT_WORKER_H
 #define PGRAFT_WORKER_H
@@ -69,6 +70,9 @@ typedef struct PgRaftWorker
 
 	raft_id		last_leader;
 	uint8		last_role;
+
+	/* at or after the latest CONFIG entry persisted (worker_compact.c) */
+	raft_index	last_config_index;
 } PgRaftWorker;
 
 /* worker.c */
@@ -90,5 +94,11 @@ extern void pgraft_worker_answer_reads(PgRaftWorker *w,
 extern void pgraft_queue_committed(PgRaftWorker *w, const struct raft_entry *e);
 extern void pgraft_queue_pump(PgRaftWorker *w);
 extern void pgraft_queue_detach(PgRaftWorker *w);
+
+/* worker_compact.c */
+extern void pgraft_compact_note_config(PgRaftWorker *w, raft_index index);
+extern void pgraft_compact_note_loaded(PgRaftWorker *w,
+									   const struct raft_log_loaded *l);
+extern void pgraft_worker_maybe_compact(PgRaftWorker *w);
 
 #endif							/* PGRAFT_WORKER_H */

@@ -28,6 +28,7 @@ static void
 persist(PgRaftWorker *w, const struct raft_ready *rd)
 {
 	int			rc;
+	uint32		i;
 
 	if (rd->snapshot != NULL && rd->snapshot->index > 0)
 	{
@@ -59,6 +60,9 @@ persist(PgRaftWorker *w, const struct raft_ready *rd)
 		rc = raft_log_sync(w->log);
 		if (rc != RAFT_OK)
 			storage_error(w, "sync", rc);
+		for (i = 0; i < rd->n_entries; i++)
+			if (rd->entries[i].type == RAFT_ENTRY_CONFIG)
+				pgraft_compact_note_config(w, rd->entries[i].index);
 	}
 	if (rd->hard_state_changed)
 	{

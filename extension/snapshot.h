@@ -1,0 +1,52 @@
+/*
+ * extension/snapshot.h — compaction and snapshot install (Raft
+ * dissertation §5):
+ *   worker_compact.c    the worker compacts the log behind the applier
+ *   snapshot_data.c     the snapshot's opaque data: where to fetch it from
+ *   snapshot_install.c  the applier fetches the tables and loads them
+ *
+ * The state machine is the replicated tables, so a snapshot's data is not
+ * the tables but the node id and libpq conninfo of a server that has them
+ * as of the snapshot's index or later.
+ */
+#ifndef PGRAFT_SNAPSHOT_H
+#define PGRAFT_SNAPSHOT_H
+
+#include "postgres.h"
+
+#include "raft.h"
+#include "shmem.h"
+
+typedef struct PgRaftSnapshotSource
+{
+	int			node_id;
+	char		conninfo[PGRAFT_CONNINFO_LEN];
+} PgRaftSnapshotSource;
+
+/* This server's conninfo for the others (palloc'd). */
+extern char *pgraft_own_conninfo(void);
+
+/* The data of a snapshot this server takes (palloc'd). */
+extern void pgraft_snapshot_data_build(struct raft_buffer *data);
+
+/* Parses a snapshot's data; false if it is not ours or malformed. */
+extern bool pgraft_snapshot_data_parse(const struct raft_buffer *data,
+									   PgRaftSnapshotSource *src);
+
+/*
+ * Worker: a snapshot at snap->index is durable in the log; the tables must
+ * be restored to it (or later) before anything after it is applied.
+ */
+extern void pgraft_request_restore(const struct raft_snapshot *snap);
+
+/* The index entries may be sent to the applier up to (UINT64_MAX: all). */
+extern uint64 pgraft_restore_hold_back(void);
+
+/*
+ * Applier, between batches: if a restore past applied is requested, fetch
+ * and load it in one local transaction.  Returns the new applied index, or
+ * applied when nothing was done or the attempt failed (logged; retried).
+ */
+extern uint64 pgraft_restore_if_needed(uint64 applied);
+
+#endif							/* PGRAFT_SNAPSHOT_H */
