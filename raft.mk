@@ -171,11 +171,11 @@ JEPSEN_CHECKER := regress/jepsen/checker.c regress/jepsen/checker.h
 
 $(B)/jepsen/jepsen-check: regress/jepsen/check_main.c $(JEPSEN_CHECKER)
 	@mkdir -p $(dir $@)
-	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@
+	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@ -lpthread
 
 $(B)/jepsen/test_checker: regress/jepsen/test_checker.c $(JEPSEN_CHECKER)
 	@mkdir -p $(dir $@)
-	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@
+	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@ -lpthread
 
 $(B)/jepsen/jepsen-client: regress/jepsen/client.c
 	@mkdir -p $(dir $@)

@@ -22,6 +22,7 @@
 #include "checker.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,6 +261,8 @@ typedef struct
 	size_t		memo_used;
 	long		max_states;
 	int			gave_up;
+	int			found;
+	long		initial;
 	JepsenLinResult *res;
 } Search;
 
@@ -447,6 +450,15 @@ search(Search *s, size_t p, long value)
 	return 0;
 }
 
+static void *
+search_thread(void *arg)
+{
+	Search	   *s = arg;
+
+	s->found = search(s, 0, s->initial);
+	return NULL;
+}
+
 JepsenLinResult
 jepsen_check_register(const JepsenOp *ops, size_t nops, int key, long initial,
 					  long max_states)
@@ -501,8 +513,26 @@ jepsen_check_register(const JepsenOp *ops, size_t nops, int key, long initial,
 		s.unk[j].z2 = splitmix(splitmix(2 * j + 2) ^ 0x5bd1e995);
 	}
 	s.remaining = s.ndef;
+	s.initial = initial;
 	res.ops = s.ndef + s.nunk;
-	if (search(&s, 0, initial))
+
+	/*
+	 * The search recurses once per linearized op: run it on a thread whose
+	 * stack fits the history (pages are only touched as deep as it goes).
+	 */
+	pthread_attr_t attr;
+	pthread_t	thread;
+	size_t		stack = (size_t) 1 << 20;
+
+	stack += (s.ndef + s.nunk) * 512;
+	pthread_attr_init(&attr);
+	if (pthread_attr_setstacksize(&attr, stack) != 0 ||
+		pthread_create(&thread, &attr, search_thread, &s) != 0)
+		s.gave_up = 1;
+	else
+		pthread_join(thread, NULL);
+	pthread_attr_destroy(&attr);
+	if (s.found)
 		res.verdict = JLIN_OK;
 	else
 		res.verdict = s.gave_up ? JLIN_GAVE_UP : JLIN_VIOLATION;

@@ -3,7 +3,8 @@
  * servers of a pg_raft cluster, writing a history for jepsen-check.
  *
  *   jepsen-client run   --out FILE --seconds S [--clients N] [--keys K]
- *                       [--seed S] [--op-timeout-ms MS] CONNINFO...
+ *                       [--seed S] [--op-timeout-ms MS]
+ *                       [--read-consistency linearizable|lease|local] CONNINFO...
  *   jepsen-client final --out FILE [--keys K] CONNINFO...
  *
  * run: one thread per client; each connects to a random server (CONNINFO
@@ -15,7 +16,9 @@
  * answers) and by statement_timeout on the server.
  *
  * final: on every server, raft.barrier() then the registers and the set:
- * the reads as ops, and "final" lines.
+ * the reads as ops, and "final" lines.  Final reads are always
+ * linearizable; --read-consistency local (or lease) for the run shows that
+ * the checker finds the stale reads such a setting allows.
  *
  * Outcomes: ok; fail when the error proves the statement was not applied
  * (see definite_failure); unknown otherwise (connection lost, timeout,
@@ -44,6 +47,7 @@ typedef struct
 	int			seconds;
 	unsigned	seed;
 	int			op_timeout_ms;
+	const char *read_consistency;	/* linearizable unless told */
 	FILE	   *out;
 	pthread_mutex_t out_lock;
 	int64_t		deadline_ns;
@@ -107,8 +111,9 @@ connect_to(Client *c, int server)
 	disconnect(c);
 	snprintf(info, sizeof(info),
 			 "%s connect_timeout=2 application_name=jepsen-%d "
-			 "options='-c statement_timeout=%d -c pg_raft.read_consistency=linearizable'",
-			 c->cfg->conninfo[server - 1], c->id, c->cfg->op_timeout_ms);
+			 "options='-c statement_timeout=%d -c pg_raft.read_consistency=%s'",
+			 c->cfg->conninfo[server - 1], c->id, c->cfg->op_timeout_ms,
+			 c->id > 1000 ? "linearizable" : c->cfg->read_consistency);
 	c->conn = PQconnectdb(info);
 	if (PQstatus(c->conn) != CONNECTION_OK)
 	{
@@ -408,7 +413,8 @@ usage(void)
 {
 	fprintf(stderr,
 			"usage: jepsen-client run --out FILE --seconds S [--clients N] [--keys K]\n"
-			"                         [--seed S] [--op-timeout-ms MS] CONNINFO...\n"
+			"                         [--seed S] [--op-timeout-ms MS]\n"
+			"                         [--read-consistency linearizable|lease|local] CONNINFO...\n"
 			"       jepsen-client final --out FILE [--keys K] CONNINFO...\n");
 	return 2;
 }
@@ -424,6 +430,7 @@ main(int argc, char **argv)
 	cfg.keys = 5;
 	cfg.op_timeout_ms = 5000;
 	cfg.seed = 1;
+	cfg.read_consistency = "linearizable";
 	if (argc < 2)
 		return usage();
 	const char *mode = argv[1];
@@ -443,6 +450,10 @@ main(int argc, char **argv)
 			cfg.keys = atoi(val), i++;
 		else if (strcmp(arg, "--seed") == 0 && val)
 			cfg.seed = (unsigned) strtoul(val, NULL, 10), i++;
+		else if (strcmp(arg, "--read-consistency") == 0 && val &&
+				 (strcmp(val, "linearizable") == 0 || strcmp(val, "lease") == 0 ||
+				  strcmp(val, "local") == 0))
+			cfg.read_consistency = val, i++;
 		else if (strcmp(arg, "--op-timeout-ms") == 0 && val)
 			cfg.op_timeout_ms = atoi(val), i++;
 		else if (arg[0] != '-' && cfg.nservers < MAX_SERVERS)

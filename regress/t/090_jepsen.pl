@@ -29,8 +29,10 @@ my $clients = $ENV{JEPSEN_CLIENTS} // 8;
 my $keys = 5;
 my $history = $ENV{JEPSEN_HISTORY} // "${PostgreSQL::Test::Utils::tmp_check}/jepsen-history.txt";
 my $netctl = $ENV{JEPSEN_NETCTL};
+# linearizable unless told: local or lease show that stale reads are caught
+my $reads = $ENV{JEPSEN_READ_CONSISTENCY} || 'linearizable';
 srand($seed);
-diag("jepsen: seed $seed, $seconds s, $clients clients, $keys keys, history $history");
+diag("jepsen: seed $seed, $seconds s, $clients clients, $keys keys, $reads reads, history $history");
 
 my $c = PgRaftCluster->new(name => 'jepsen', conf => "max_connections = 60\n");
 my $leader = $c->wait_for_leader;
@@ -95,7 +97,8 @@ my @conninfo = map {
 my ($cout, $cerr) = ('', '');
 my $run = IPC::Run::start(
 	[ $ENV{JEPSEN_CLIENT}, 'run', '--out', $history, '--seconds', $seconds,
-	  '--clients', $clients, '--keys', $keys, '--seed', $seed, @conninfo ],
+	  '--clients', $clients, '--keys', $keys, '--seed', $seed,
+	  '--read-consistency', $reads, @conninfo ],
 	'>', \$cout, '2>', \$cerr);
 
 # --- the nemesis ------------------------------------------------------------
