@@ -116,7 +116,7 @@ check-io: $(if $(IO_SRCS_TEST),$(B)/io/raft-node)
 test:
 	@set -e; rm -f $(B)/suites.log; mkdir -p $(B); \
 	pass=0; fail=0; \
-	for s in unit sim sim-bugs fuzz-short check-io pg-installcheck pg-prove; do \
+	for s in unit sim sim-bugs fuzz-short check-io pg-installcheck pg-prove jepsen-unit jepsen; do \
 	  echo "### $$s"; \
 	  if $(MAKE) --no-print-directory $$s; then pass=$$((pass+1)); echo "$$s: ok" >> $(B)/suites.log; \
 	  else fail=$$((fail+1)); echo "$$s: FAILED" >> $(B)/suites.log; fi; \
