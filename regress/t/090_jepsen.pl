@@ -79,6 +79,18 @@ sub netctl
 	return $answer eq 'ok';
 }
 
+# A test that dies mid-fault leaves nothing frozen or cut behind (the
+# servers are then stopped by PostgreSQL::Test::Cluster's own END block).
+END
+{
+	local $?;
+	if ($c)
+	{
+		$c->resume($_) for $c->ids;
+	}
+	netctl('heal') if $partitions_ok;
+}
+
 sub host_of { my ($id) = @_; return (split /:/, $c->addr($id))[0]; }
 
 # cuts both directions between two servers' Raft addresses
