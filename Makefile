@@ -23,8 +23,8 @@ OBJS = $(EXT_SRCS:.c=.o) $(RAFT_LIB_SRCS:.c=.o)
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
-PG_CPPFLAGS = -I$(srcdir)/raft -I$(srcdir)/raft/codec -I$(srcdir)/extension
-SHLIB_LINK = -luv -lcrypto
+PG_CPPFLAGS = -I$(srcdir)/raft -I$(srcdir)/raft/codec -I$(srcdir)/extension -I$(libpq_srcdir)
+SHLIB_LINK = -luv -lcrypto -lpq
 
 # pg_regress on its own preloaded temporary server (pg_cron's way).
 REGRESS = $(patsubst regress/sql/%.sql,%,$(sort $(wildcard regress/sql/*.sql)))

@@ -8,6 +8,8 @@
  * or below it (exactly-once apply after a restart), and refuses a gap: an
  * entry that is not the next one is a bug, so it stops and re-synchronises
  * rather than apply out of order.
+ *
+ * When idle it installs a snapshot the worker received (snapshot_install.c).
  */
 #include "postgres.h"
 
@@ -26,6 +28,7 @@
 #include "pg_raft.h"
 #include "applier.h"
 #include "shmem.h"
+#include "snapshot.h"
 
 PGDLLEXPORT void pgraft_applier_main(Datum main_arg);
 
@@ -251,19 +254,34 @@ pgraft_applier_main(Datum main_arg)
 		{
 			shm_mq_result res;
 
-			/* block for the first entry, then take what is there */
+			/* take what is there, without waiting */
 			MemoryContextReset(batch_cxt);
 			batch->n = 0;
 			batch->bytes = 0;
-			res = receive_one(batch, batch_cxt, &expected, false);
+			do
+				res = receive_one(batch, batch_cxt, &expected, true);
 			while (res == SHM_MQ_SUCCESS &&
 				   batch->n < PGRAFT_APPLY_BATCH_ENTRIES &&
-				   batch->bytes < PGRAFT_APPLY_BATCH_BYTES)
-				res = receive_one(batch, batch_cxt, &expected, true);
+				   batch->bytes < PGRAFT_APPLY_BATCH_BYTES);
 
 			if (batch->n > 0)
 			{
 				while (!pgraft_apply_batch(batch, batch_cxt))
+					sleep_ms(PGRAFT_APPLY_RETRY_MS);
+			}
+			else if (res == SHM_MQ_WOULD_BLOCK)
+			{
+				/*
+				 * Idle: install a received snapshot if there is one (the
+				 * worker holds back the entries after it meanwhile), else
+				 * wait for the next entry (the worker's send sets our
+				 * latch) or a snapshot request.
+				 */
+				uint64		now_applied = pgraft_restore_if_needed(expected - 1);
+
+				if (now_applied >= expected)
+					expected = now_applied + 1;
+				else
 					sleep_ms(PGRAFT_APPLY_RETRY_MS);
 			}
 			CHECK_FOR_INTERRUPTS();

@@ -91,6 +91,17 @@ typedef struct PgRaftSlot
 	char		payload[PGRAFT_INLINE_BYTES];
 } PgRaftSlot;
 
+/* Counters since the worker started, published with the status. */
+typedef struct PgRaftCounters
+{
+	uint64		proposals;		/* this server's proposals the core took */
+	uint64		committed;		/* entries handed out as committed */
+	uint64		fsyncs;			/* fdatasync/fsync of log files and folder */
+	uint64		compactions;	/* log compactions (snapshots taken) */
+	uint64		snapshots_sent; /* InstallSnapshot messages sent */
+	uint64		snapshots_received;
+} PgRaftCounters;
+
 typedef struct PgRaftShared
 {
 	LWLock	   *lock;
@@ -105,6 +116,7 @@ typedef struct PgRaftShared
 	char		worker_error[PGRAFT_ERRMSG_LEN];	/* why it is not, if known */
 	bool		intake_paused;	/* new proposals wait: the applier is behind */
 	struct raft_status status;	/* snapshot published each loop */
+	PgRaftCounters counters;	/* published with it */
 	bool		status_valid;
 	TimestampTz status_time;
 

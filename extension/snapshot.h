@@ -3,7 +3,8 @@
  * dissertation §5):
  *   worker_compact.c    the worker compacts the log behind the applier
  *   snapshot_data.c     the snapshot's opaque data: where to fetch it from
- *   snapshot_install.c  the applier fetches the tables and loads them
+ *   snapshot_install.c  the worker/applier handshake for a received one
+ *   snapshot_fetch.c    the applier fetches the tables (libpq) and loads them
  *
  * The state machine is the replicated tables, so a snapshot's data is not
  * the tables but the node id and libpq conninfo of a server that has them
@@ -48,5 +49,13 @@ extern uint64 pgraft_restore_hold_back(void);
  * applied when nothing was done or the attempt failed (logged; retried).
  */
 extern uint64 pgraft_restore_if_needed(uint64 applied);
+
+/*
+ * snapshot_fetch.c: fetches the replicated tables from the server at
+ * conninfo and loads them in one local transaction that also sets
+ * raft.applied.  Returns the index loaded (>= min_index), or 0 after a
+ * failure (logged; nothing changed here).
+ */
+extern uint64 pgraft_snapshot_fetch(const char *conninfo, uint64 min_index);
 
 #endif							/* PGRAFT_SNAPSHOT_H */

@@ -49,10 +49,16 @@ pgraft_status(PG_FUNCTION_ARGS)
 	struct raft_status *st = palloc(sizeof(struct raft_status));
 	const struct raft_member *self;
 	TupleDesc	tupdesc;
-	Datum		values[11];
-	bool		nulls[11];
+	Datum		values[19];
+	bool		nulls[19];
+	PgRaftCounters counters;
+	uint64		installed;
 
 	read_status(st);
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	counters = pgraft_shared->counters;
+	installed = pgraft_shared->restores_done;
+	LWLockRelease(pgraft_shared->lock);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
@@ -73,6 +79,14 @@ pgraft_status(PG_FUNCTION_ARGS)
 	self = raft_config_find(&st->config, st->id);
 	values[9] = BoolGetDatum(self != NULL && member_votes(&st->config, self));
 	values[10] = BoolGetDatum(st->config_pending);
+	values[11] = Int64GetDatum((int64) st->elections);
+	values[12] = Int64GetDatum((int64) counters.proposals);
+	values[13] = Int64GetDatum((int64) counters.committed);
+	values[14] = Int64GetDatum((int64) counters.fsyncs);
+	values[15] = Int64GetDatum((int64) counters.compactions);
+	values[16] = Int64GetDatum((int64) counters.snapshots_sent);
+	values[17] = Int64GetDatum((int64) counters.snapshots_received);
+	values[18] = Int64GetDatum((int64) installed);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -31,6 +31,7 @@
 
 #include "pg_raft.h"
 #include "shmem.h"
+#include "snapshot.h"
 #include "worker.h"
 #include "worker_config.h"
 
@@ -208,6 +209,9 @@ start_core(PgRaftWorker *w)
 							PGRAFT_LOG_DIR, raft_strerror(rc))));
 		}
 		pgraft_compact_note_loaded(w, &loaded);
+		/* the tables may not have reached it (a crash during an install) */
+		if (loaded.snapshot.index > 0)
+			pgraft_request_restore(&loaded.snapshot);
 		ereport(LOG,
 				(errmsg("pg_raft: node %d loaded term %llu, commit %llu, %zu entries",
 						pgraft_node_id,
@@ -301,10 +305,14 @@ static void
 publish_status(PgRaftWorker *w)
 {
 	struct raft_status st;
+	struct raft_log_info info;
 
 	raft_get_status(w->raft, &st);
+	raft_log_get_info(w->log, &info);
+	w->counters.fsyncs = info.data_syncs + info.dir_syncs;
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 	pgraft_shared->status = st;
+	pgraft_shared->counters = w->counters;
 	pgraft_shared->status_valid = true;
 	pgraft_shared->status_time = GetCurrentTimestamp();
 	LWLockRelease(pgraft_shared->lock);

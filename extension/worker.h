@@ -18,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "raft.h"
+#include "shmem.h"
 #include "storage/storage.h"
 #include "transport/transport.h"
 
@@ -70,6 +71,8 @@ typedef struct PgRaftWorker
 
 	raft_id		last_leader;
 	uint8		last_role;
+
+	PgRaftCounters counters;	/* published with the status */
 
 	/* at or after the latest CONFIG entry persisted (worker_compact.c) */
 	raft_index	last_config_index;

@@ -18,6 +18,9 @@
  * entry again; those <= the applied index are dropped here or skipped by
  * the applier.
  *
+ * While a received snapshot is not installed (snapshot_install.c), entries
+ * after its index are held back: they apply only to the installed tables.
+ *
  * Memory: the core cannot hold committed entries back, so what bounds the
  * pending entries is flow control on this server's own proposals
  * (PGRAFT_MAX_PENDING_BYTES, worker_requests.c); entries that other servers
@@ -30,6 +33,7 @@
 
 #include "pg_raft.h"
 #include "shmem.h"
+#include "snapshot.h"
 #include "worker.h"
 
 #define PGRAFT_PENDING_INITIAL 256
@@ -151,11 +155,13 @@ void
 pgraft_queue_pump(PgRaftWorker *w)
 {
 	uint32		i;
+	uint64		hold_back;
 
 	serve_handshake(w);
 	drop_applied(w);
 	if (w->mqh == NULL || w->queue_detached)
 		return;
+	hold_back = pgraft_restore_hold_back();
 
 	for (i = 0; i < w->pending_count; i++)
 	{
@@ -166,6 +172,8 @@ pgraft_queue_pump(PgRaftWorker *w)
 
 		if (p->index <= w->sent_index)
 			continue;
+		if (p->index > hold_back)
+			break;				/* after a snapshot the tables lack yet */
 		memset(&h, 0, sizeof(h));
 		h.index = p->index;
 		h.term = p->term;

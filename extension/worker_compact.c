@@ -102,6 +102,7 @@ pgraft_worker_maybe_compact(PgRaftWorker *w)
 								 (unsigned long long) index, raft_strerror(rc))));
 		return;
 	}
+	w->counters.compactions++;
 	rc = raft_log_save_snapshot(w->log, &snap);
 	if (rc == RAFT_OK)
 		rc = raft_log_compact(w->log, index);

@@ -1,7 +1,8 @@
 /*
  * extension/worker_ready.c — carries out what the core asks for, in the
  * order raft.h documents (Raft dissertation §3.8, §10.2):
- *   1. snapshot (not produced yet: no compaction), 2. entries and hard
+ *   1. a received snapshot persisted and handed to the applier to install
+ *   (snapshot_install.c), 2. entries and hard
  *   state made durable, 3. messages sent, 4. committed entries handed to
  *   the applier, 5. read states answered, 6. advance.
  * A storage failure is an ERROR: the worker restarts and reopens the log;
@@ -13,6 +14,7 @@
 
 #include "pg_raft.h"
 #include "shmem.h"
+#include "snapshot.h"
 #include "worker.h"
 
 static void
@@ -33,13 +35,20 @@ persist(PgRaftWorker *w, const struct raft_ready *rd)
 	if (rd->snapshot != NULL && rd->snapshot->index > 0)
 	{
 		/*
-		 * Snapshot installation needs the applier to load the snapshot's
-		 * tables; until that exists, refuse rather than diverge.
+		 * §5: persist the snapshot (the log is reset to it), then restore
+		 * the state machine: the applier fetches the tables; until it has,
+		 * no later entry reaches it (snapshot_install.c).
 		 */
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("pg_raft received a snapshot at index %llu, which this version cannot install",
-						(unsigned long long) rd->snapshot->index)));
+		rc = raft_log_save_snapshot(w->log, rd->snapshot);
+		if (rc != RAFT_OK)
+			storage_error(w, "save a snapshot in", rc);
+		pgraft_compact_note_config(w, rd->snapshot->index);
+		pgraft_request_restore(rd->snapshot);
+		w->counters.snapshots_received++;
+		ereport(LOG,
+				(errmsg("pg_raft: received a snapshot at index %llu (term %llu); the applier installs it",
+						(unsigned long long) rd->snapshot->index,
+						(unsigned long long) rd->snapshot->term)));
 	}
 
 	if (rd->n_entries > 0)
@@ -84,6 +93,8 @@ send_messages(PgRaftWorker *w, const struct raft_ready *rd)
 
 		if (m->to == (raft_id) pgraft_node_id)
 			continue;
+		if (m->type == RAFT_MSG_SNAPSHOT)
+			w->counters.snapshots_sent++;
 		rc = raft_transport_send(w->transport, m);
 		if (rc == RAFT_EUNKNOWNNODE)
 		{
@@ -93,6 +104,9 @@ send_messages(PgRaftWorker *w, const struct raft_ready *rd)
 		}
 		if (rc != RAFT_OK && rc != RAFT_EBUSY)
 			raft_report_unreachable(w->raft, m->to);
+		/* a snapshot that did not leave: the core may send it again */
+		if (rc != RAFT_OK && m->type == RAFT_MSG_SNAPSHOT)
+			raft_report_snapshot(w->raft, m->to, false);
 	}
 }
 
@@ -112,6 +126,7 @@ pgraft_worker_handle_ready(PgRaftWorker *w)
 		raft_ready(w->raft, &rd);
 		persist(w, &rd);
 		send_messages(w, &rd);
+		w->counters.committed += rd.n_committed;
 		for (i = 0; i < rd.n_committed; i++)
 		{
 			pgraft_queue_committed(w, &rd.committed[i]);

@@ -197,6 +197,7 @@ hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
 			{
 				t->new_state = PGRAFT_SLOT_PROPOSED;
 				t->index = index;
+				w->counters.proposals++;
 			}
 			break;
 		case PGRAFT_REQ_READ_LEASE:

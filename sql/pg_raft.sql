@@ -52,7 +52,17 @@ CREATE FUNCTION raft.status(
 	OUT first_log_index bigint,
 	OUT snapshot_index bigint,
 	OUT voter boolean,
-	OUT config_pending boolean)
+	OUT config_pending boolean,
+	-- counters since the Raft worker started (the snapshot installs since
+	-- the server started)
+	OUT elections bigint,
+	OUT proposals bigint,
+	OUT committed_entries bigint,
+	OUT fsyncs bigint,
+	OUT compactions bigint,
+	OUT snapshots_sent bigint,
+	OUT snapshots_received bigint,
+	OUT snapshots_installed bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgraft_status'
 LANGUAGE C VOLATILE STRICT;

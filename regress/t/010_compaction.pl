@@ -77,6 +77,11 @@ for my $id ($c->ids)
 	cmp_ok($snapshot_index, '>', 0, "node $id took a snapshot");
 	cmp_ok($first_index, '>', 1, "node $id dropped the entries before its snapshot");
 	cmp_ok($snapshot_index, '<=', $applied, "node $id never compacted past its applied index");
+	my ($compactions, $fsyncs, $committed) = split /\|/, $c->node($id)->safe_psql('postgres',
+		'SELECT compactions, fsyncs, committed_entries FROM raft.status()');
+	cmp_ok($compactions, '>', 0, "node $id counts its compactions");
+	cmp_ok($fsyncs, '>', 0, "node $id counts its fsyncs");
+	cmp_ok($committed, '>=', 2 * $WRITES_PER_HALF, "node $id counts the committed entries");
 }
 
 my $rows = $c->check_identical('big', 'after compaction');
