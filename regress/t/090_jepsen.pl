@@ -1,12 +1,12 @@
 # regress/t/090_jepsen.pl — the Jepsen-style fault suite (run by make
 # jepsen, see regress/jepsen/README.md): 8+ concurrent clients
 # (jepsen-client) against 3 servers while a nemesis, chosen by a seed,
-# kill -9s the leader or a random server and restarts it, SIGSTOPs and
-# SIGCONTs servers and, when a root helper is there (JEPSEN_NETCTL), cuts
-# the network between the servers' Raft addresses.  Then everything is
-# healed, every server answers final reads after raft.barrier(), and
-# jepsen-check checks the history: linearizable registers, no lost,
-# duplicated or phantom insert, identical final tables.
+# kill -9s the leader, a random server or two of three and restarts them,
+# SIGSTOPs and SIGCONTs servers and, when a root helper is there
+# (JEPSEN_NETCTL), cuts the network between the servers' Raft addresses.
+# Then everything is healed, every server answers final reads after
+# raft.barrier(), and jepsen-check checks the history: linearizable
+# registers, no lost, duplicated or phantom insert, identical final tables.
 use strict;
 use warnings;
 
@@ -115,7 +115,7 @@ my $run = IPC::Run::start(
 
 # --- the nemesis ------------------------------------------------------------
 my %faults = (kill9 => 0, stop => 0, partition => 0);
-my @kinds = ('kill9-leader', 'kill9-random', 'stop-random', 'stop-leader');
+my @kinds = ('kill9-leader', 'kill9-random', 'kill9-majority', 'stop-random', 'stop-leader');
 push @kinds, 'partition-isolate', 'partition-leader', 'partition-bridge' if $partitions_ok;
 
 sub fault
@@ -146,7 +146,18 @@ while (time() < $end)
 	my $kind = pick(@kinds);
 	my $hold = 2 + rand(4);
 	my @ids = $c->ids;
-	if ($kind =~ /^kill9-(\w+)/)
+	if ($kind eq 'kill9-majority')
+	{
+		# two of three at once: no quorum until they are back; what was
+		# acknowledged must survive on their disks
+		my $keep = pick(@ids);
+		my @victims = grep { $_ != $keep } @ids;
+		fault('kill9', "nodes @victims (majority)");
+		$c->crash($_) for @victims;
+		usleep($hold * 1e6);
+		$c->start($_) for @victims;
+	}
+	elsif ($kind =~ /^kill9-(\w+)/)
 	{
 		my $id = $1 eq 'leader' ? leader_now() : pick(@ids);
 		fault('kill9', "node $id ($1)");
