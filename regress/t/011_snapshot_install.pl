@@ -4,7 +4,8 @@
 # Started again, it cannot catch up from the log: it receives a snapshot,
 # its applier fetches the replicated tables from the snapshot's source
 # over libpq (pg_raft.conninfo) and loads them; afterwards every server
-# has the same tables, definitions and rows, and takes new writes.
+# has the same tables, definitions and rows, and takes new writes.  A new
+# server added after the compaction joins the same way.
 use strict;
 use warnings;
 
@@ -96,6 +97,17 @@ $c->exec_ok($c->wait_for_leader, 'UPDATE kv SET n = n + 1 WHERE k = 1000');
 $commit = $c->status($c->wait_for_leader)->{commit};
 $c->wait_applied($lagger, $commit);
 $c->check_identical('kv', 'after a restart of the installed server');
+
+# a new, empty server added after the log was compacted joins by snapshot
+$leader = $c->wait_for_leader;
+my $new = $c->add_server(4);
+my $addr4 = $c->addr(4);
+$c->node($leader)->safe_psql('postgres', "SELECT raft.add_node(4, '$addr4', 'host=unused')");
+$commit = $c->status($leader)->{commit};
+$c->wait_applied(4, $commit);
+ok($new->log_contains('installed the snapshot from node'),
+	'a server added after compaction catches up by snapshot');
+$c->check_identical($_, 'after a server joined by snapshot') for qw(kv child later);
 
 $c->stop_all;
 done_testing();
