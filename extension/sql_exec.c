@@ -3,8 +3,8 @@
  * raft.barrier().
  *
  * raft.exec builds the statement (origin, request id, the current role,
- * the SQL, the arguments as schema-qualified type names and text), has it
- * checked on this server (bad or refused SQL fails before anything is
+ * the SQL, the arguments as schema-qualified type names and text), waits
+ * for a read fence, has it checked on this server (bad or refused SQL fails before anything is
  * proposed), encodes it, proposes it and waits for this server's applier
  * to hand back its result.
  */
@@ -125,6 +125,12 @@ pgraft_exec(PG_FUNCTION_ARGS)
 	stmt.sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	collect_args(fcinfo, &stmt);
 
+	/*
+	 * Check against the schema as of a read fence (under the session's
+	 * pg_raft.read_consistency), so a table created through another server
+	 * a moment ago is seen here too.
+	 */
+	(void) pgraft_read_fence(pgraft_read_consistency);
 	(void) pgraft_check_statement(&stmt);
 	entry = pgraft_encode_statement(&stmt);
 	rows = pgraft_propose_and_wait(entry, stmt.request_id);
