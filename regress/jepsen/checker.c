@@ -23,6 +23,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,6 +246,7 @@ typedef struct
 	uint64_t	z1;
 	uint64_t	z2;
 	unsigned char done;
+	unsigned char observed;		/* unknown op: some read or cas names its value */
 } LinOp;
 
 typedef struct
@@ -411,24 +413,55 @@ search(Search *s, size_t p, long value)
 			minret = s->def[i].t1;
 
 	/* an op that changes nothing and is valid now: take it, no branching */
+	int			blocked_cas = 0;
+
 	for (size_t i = p; i < s->ndef && s->def[i].op.t0 <= minret; i++)
 	{
 		LinOp	   *l = &s->def[i];
 		long		next;
 
-		if (l->done || !op_valid(l, value, &next) || next != value)
+		if (l->done)
+			continue;
+		if (l->op.kind == JOP_CAS && l->op.result == 0 && l->op.a == value)
+			blocked_cas = 1;
+		if (!op_valid(l, value, &next) || next != value)
 			continue;
 		if (l->op.kind == JOP_READ || (l->op.kind == JOP_CAS && l->op.result == 0))
 			return try_op(s, l, p, value);
 	}
-	for (size_t i = p; i < s->ndef && s->def[i].op.t0 <= minret; i++)
+	/*
+	 * Writes and successful cas, earliest completion first: an op that may
+	 * complete late is tried late, so a long call (say, across a failover)
+	 * is placed where a read needs its value instead of first.
+	 */
+	int64_t		last_t1 = INT64_MIN;
+	size_t		last_i = 0;
+
+	for (;;)
 	{
-		LinOp	   *l = &s->def[i];
+		size_t		best = SIZE_MAX;
+
+		for (size_t i = p; i < s->ndef && s->def[i].op.t0 <= minret; i++)
+		{
+			LinOp	   *l = &s->def[i];
+
+			if (l->done || l->op.kind == JOP_READ ||
+				(l->op.kind == JOP_CAS && l->op.result == 0))
+				continue;
+			if (l->t1 < last_t1 || (l->t1 == last_t1 && i <= last_i))
+				continue;		/* tried already */
+			if (best == SIZE_MAX || l->t1 < s->def[best].t1)
+				best = i;
+		}
+		if (best == SIZE_MAX)
+			break;
+		last_t1 = s->def[best].t1;
+		last_i = best;
+
+		LinOp	   *l = &s->def[best];
 		long		next;
 
-		if (l->done || l->op.kind == JOP_READ || !op_valid(l, value, &next))
-			continue;
-		if (l->op.kind == JOP_CAS && l->op.result == 0)
+		if (!op_valid(l, value, &next))
 			continue;
 		if (try_op(s, l, p, next))
 			return 1;
@@ -442,12 +475,53 @@ search(Search *s, size_t p, long value)
 
 		if (l->done || !op_valid(l, value, &next))
 			continue;
+
+		/*
+		 * An unknown op whose value nobody read or compared can only help
+		 * a cas that must find another value than the current one: try it
+		 * only then.  (Linearized later instead, the same ops stay valid:
+		 * the pending set and so the candidate rule do not depend on it.)
+		 */
+		if (!l->observed && !blocked_cas)
+			continue;
 		if (try_op(s, l, p, next))
 			return 1;
 		if (s->gave_up)
 			return 0;
 	}
 	return 0;
+}
+
+/* Which unknown ops write a value that some read returned or some cas
+ * expected. */
+static void
+mark_observed(Search *s)
+{
+	long	   *seen = malloc((s->ndef + s->nunk + 1) * sizeof(long));
+	size_t		n = 0;
+
+	if (!seen)
+	{
+		for (size_t j = 0; j < s->nunk; j++)
+			s->unk[j].observed = 1;
+		return;
+	}
+	for (size_t i = 0; i < s->ndef; i++)
+		if (s->def[i].op.kind == JOP_READ)
+			seen[n++] = s->def[i].op.result;
+		else if (s->def[i].op.kind == JOP_CAS)
+			seen[n++] = s->def[i].op.a;
+	for (size_t j = 0; j < s->nunk; j++)
+		if (s->unk[j].op.kind == JOP_CAS)
+			seen[n++] = s->unk[j].op.a;
+	qsort(seen, n, sizeof(long), cmp_long);
+	for (size_t j = 0; j < s->nunk; j++)
+	{
+		long		v = s->unk[j].op.kind == JOP_CAS ? s->unk[j].op.b : s->unk[j].op.a;
+
+		s->unk[j].observed = bsearch(&v, seen, n, sizeof(long), cmp_long) != NULL;
+	}
+	free(seen);
 }
 
 static void *
@@ -502,6 +576,7 @@ jepsen_check_register(const JepsenOp *ops, size_t nops, int key, long initial,
 	}
 	qsort(s.def, s.ndef, sizeof(LinOp), cmp_linop);
 	qsort(s.unk, s.nunk, sizeof(LinOp), cmp_linop);
+	mark_observed(&s);
 	for (size_t i = 0; i < s.ndef; i++)
 	{
 		s.def[i].z1 = splitmix(2 * i + 1);

@@ -99,6 +99,14 @@ test_hand_made(void)
 		W(1, 0, 10), WU(7, 15), CAS(1, 2, 0, 20, 30), R(7, 40, 50));
 	NOT_LIN("a cas that found another value, nothing to explain it",
 			W(1, 0, 10), WF(7, 15, 16), CAS(1, 2, 0, 20, 30), R(1, 40, 50));
+	LIN("a cas that found another value, explained by an unknown write nobody read",
+		W(1, 0, 10), WU(7, 15), CAS(1, 2, 0, 20, 30), W(3, 40, 45), R(3, 50, 60));
+	NOT_LIN("a cas that found another value, the write that would explain it failed",
+			W(1, 0, 10), WF(7, 15, 16), CAS(1, 2, 0, 20, 30), W(3, 40, 45), R(3, 50, 60));
+	LIN("a cas that found another value, the unknown write lands between two reads",
+		W(1, 0, 10), R(1, 12, 14), WU(7, 15), CAS(1, 2, 0, 20, 30), W(3, 40, 45));
+	NOT_LIN("an unknown write nobody read cannot explain a cas before its invocation",
+			W(1, 0, 10), CAS(1, 2, 0, 20, 30), WU(7, 35), W(3, 40, 45), R(3, 50, 60));
 	LIN("an unknown cas that applied", W(1, 0, 10), CASU(1, 2, 20), R(2, 40, 50));
 	NOT_LIN("an unknown cas from a value that was never there",
 			W(1, 0, 10), CASU(3, 2, 20), R(2, 40, 50));
@@ -193,6 +201,32 @@ test_search_limit(void)
 	CHECK(r.states <= 50, "the search visits no more states than its limit");
 }
 
+/*
+ * A write that takes long (across a failover, say) while another client
+ * writes and reads many times, and whose value is read at the end: the
+ * search must place it late without trying every earlier point first.
+ */
+static void
+test_long_call(void)
+{
+	enum { N = 400 };
+	JepsenOp	ops[N + 2];
+
+	ops[0] = W(999, 0, 100000);
+	for (int i = 0; i < N; i += 2)
+	{
+		ops[1 + i] = W(i + 1, 100 * (i + 1), 100 * (i + 1) + 40);
+		ops[2 + i] = R(i + 1, 100 * (i + 1) + 50, 100 * (i + 1) + 90);
+	}
+	ops[N + 1] = R(999, 100001, 100002);
+	JepsenLinResult r = jepsen_check_register(ops, N + 2, 1, 0, 5000);
+
+	CHECK(r.verdict == JLIN_OK, "a long write read at the end is placed late, within a small search");
+	ops[N + 1] = R(1, 100001, 100002);
+	r = jepsen_check_register(ops, N + 2, 1, 0, 5000);
+	CHECK(r.verdict == JLIN_VIOLATION, "a long write, then a stale read of an overwritten value");
+}
+
 static int
 check_text(const char *text, int *gave_up)
 {
@@ -279,6 +313,7 @@ main(void)
 	test_hand_made();
 	test_random();
 	test_search_limit();
+	test_long_call();
 	test_set_and_final();
 	printf("jepsen-unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
