@@ -11,13 +11,14 @@
  *
  * Here, one local transaction, with pgraft_applying set so guard.c lets it
  * through: drop the replicated tables, create them again from the
- * definitions (columns with their types, defaults and NOT NULL; owner),
- * insert the rows in batches (the rows' text form, read back through the
- * table's row type), add the constraints and indexes (foreign keys last),
+ * definitions (columns with their types, collations, defaults and NOT
+ * NULL; owner), insert the rows in batches (the rows' text form, read back
+ * through the table's row type), add the constraints and indexes (foreign
+ * keys last) and the table privileges (GRANTs through raft.exec),
  * record the applied index in raft.applied, commit.  Any failure rolls it
  * all back: the tables stay as they were and the caller retries.
  *
- * Not carried: privileges (GRANTs), triggers, comments, storage options,
+ * Not carried: column privileges, triggers, policies, comments, storage options,
  * identity and generated columns, partitioning and inheritance.
  */
 #include "postgres.h"
@@ -64,12 +65,15 @@ static const char *const SOURCE_SETUP[] = {
 static const char *const TABLES_QUERY =
 "SELECT format('%I.%I', n.nspname, c.relname),"
 "       format('CREATE TABLE %I.%I (%s)', n.nspname, c.relname,"
-"         coalesce((SELECT string_agg(format('%I %s%s%s', a.attname,"
+"         coalesce((SELECT string_agg(format('%I %s%s%s%s', a.attname,"
 "                     format_type(a.atttypid, a.atttypmod),"
+"                     CASE WHEN a.attcollation <> t.typcollation"
+"                          THEN ' COLLATE ' || a.attcollation::regcollation::text ELSE '' END,"
 "                     CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,"
 "                     coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')),"
 "                   ', ' ORDER BY a.attnum)"
 "                   FROM pg_attribute a"
+"                   JOIN pg_type t ON t.oid = a.atttypid"
 "                   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
 "                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''))," 
 "       pg_get_userbyid(c.relowner)"
@@ -96,6 +100,13 @@ static const char *const AFTER_QUERY =
 "               pg_get_constraintdef(k.oid))"
 "   FROM pg_constraint k"
 "  WHERE k.conrelid IN (SELECT relid FROM raft.replicated_tables) AND k.contype = 'f'"
+" UNION ALL"
+" SELECT 4, c.oid, a.privilege_type || a.grantee::text,"
+"        format('GRANT %s ON %s TO %s%s', a.privilege_type, c.oid::regclass,"
+"               CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,"
+"               CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)"
+"   FROM pg_class c, aclexplode(c.relacl) a"
+"  WHERE c.oid IN (SELECT relid FROM raft.replicated_tables) AND a.grantee <> c.relowner"
 ") s ORDER BY phase, rel, name";
 
 static PGconn *

@@ -30,10 +30,16 @@
 
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/timestamp.h"
 
 #include "pg_raft.h"
 #include "shmem.h"
 #include "snapshot.h"
+
+#define RESTORE_RETRY_MS 1000	/* between failed attempts */
+
+/* applier: no attempt before this time (after a failure) */
+static TimestampTz next_attempt = 0;
 
 void
 pgraft_request_restore(const struct raft_snapshot *snap)
@@ -141,6 +147,8 @@ pgraft_restore_if_needed(uint64 applied)
 		/* our own snapshot names us: nothing to fetch (cannot be behind it) */
 		return applied;
 	}
+	if (GetCurrentTimestamp() < next_attempt)
+		return applied;
 
 	ereport(LOG,
 			(errmsg("pg_raft: installing the snapshot at index %llu from node %d (applied here: %llu, attempt %llu)",
@@ -150,6 +158,8 @@ pgraft_restore_if_needed(uint64 applied)
 	loaded = pgraft_snapshot_fetch(conninfo, index);
 	if (loaded == 0)
 	{
+		next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   RESTORE_RETRY_MS);
 		LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 		pgraft_shared->restore_attempts++;
 		LWLockRelease(pgraft_shared->lock);

@@ -28,10 +28,13 @@ for my $id ($c->ids)
 
 my $leader = $c->wait_for_leader;
 ok(defined $leader, 'a leader is elected');
-$c->exec_ok($leader, q{CREATE TABLE kv (k int PRIMARY KEY, v text NOT NULL DEFAULT 'none', n int CHECK (n >= 0))});
+$c->exec_ok($leader, q{CREATE TABLE kv (k int PRIMARY KEY, v text COLLATE "C" NOT NULL DEFAULT 'none', n int CHECK (n >= 0))});
 $c->exec_ok($leader, 'CREATE TABLE child (id int PRIMARY KEY, k int NOT NULL REFERENCES kv (k))');
 $c->exec_ok($leader, 'CREATE INDEX kv_v ON kv (v)');
 $c->exec_ok($leader, 'CREATE TABLE gone (x int)');
+$c->node($_)->safe_psql('postgres', 'CREATE ROLE reader') for $c->ids;
+$c->exec_ok($leader, 'GRANT SELECT ON kv TO reader');
+$c->exec_ok($leader, 'GRANT SELECT, INSERT ON child TO PUBLIC');
 $c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2, 0)', $_, "'before'") for 1 .. 5;
 
 my ($lagger) = grep { $_ != $leader } $c->ids;
@@ -72,11 +75,12 @@ cmp_ok($c->node($c->wait_for_leader)->safe_psql('postgres', 'SELECT snapshots_se
 my $defs = q{SELECT string_agg(format('%s %s', conname, pg_get_constraintdef(oid)), E'\n' ORDER BY conname)
 	FROM pg_constraint WHERE conrelid IN ('kv'::regclass, 'child'::regclass, 'later'::regclass)};
 my $idx = q{SELECT string_agg(indexdef, E'\n' ORDER BY indexname) FROM pg_indexes WHERE tablename IN ('kv', 'child', 'later')};
-my $cols = q{SELECT string_agg(format('%s.%s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)), E'\n' ORDER BY c.relname, a.attnum)
+my $cols = q{SELECT string_agg(format('%s.%s %s %s %s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attcollation::regcollation, a.attnotnull, pg_get_expr(d.adbin, d.adrelid)), E'\n' ORDER BY c.relname, a.attnum)
 	FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 	WHERE c.relname IN ('kv', 'child', 'later') AND a.attnum > 0 AND NOT a.attisdropped};
+my $acl = q{SELECT string_agg(format('%s %s', relname, relacl), E'\n' ORDER BY relname) FROM pg_class WHERE relname IN ('kv', 'child', 'later')};
 my $tabs = q{SELECT string_agg(relid::regclass::text, ',' ORDER BY relid::regclass::text) FROM raft.replicated_tables};
-for my $q ($defs, $idx, $cols, $tabs)
+for my $q ($defs, $idx, $cols, $acl, $tabs)
 {
 	is($c->node($lagger)->safe_psql('postgres', $q), $c->node($leader)->safe_psql('postgres', $q),
 		"node $lagger has the same definitions as the leader: " . substr($q, 0, 40));
@@ -101,6 +105,7 @@ $c->check_identical('kv', 'after a restart of the installed server');
 # a new, empty server added after the log was compacted joins by snapshot
 $leader = $c->wait_for_leader;
 my $new = $c->add_server(4);
+$new->safe_psql('postgres', 'CREATE ROLE reader');	# roles are per server
 my $addr4 = $c->addr(4);
 $c->node($leader)->safe_psql('postgres', "SELECT raft.add_node(4, '$addr4', 'host=unused')");
 $commit = $c->status($leader)->{commit};
