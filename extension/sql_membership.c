@@ -9,7 +9,9 @@
  * that counted in the majority before it had the log could stall commits).
  * The new server is not in its own pg_raft.initial_cluster (which lists
  * the current members so it can reach them) and receives the whole log
- * from the leader; there is no snapshot transfer yet, so conninfo is
+ * from the leader, or, once the leader has compacted its log, a snapshot
+ * whose tables it fetches from the server the snapshot names (that
+ * server's pg_raft.conninfo, snapshot_fetch.c).  The conninfo argument is
  * recorded nowhere for now.
  */
 #include "postgres.h"
