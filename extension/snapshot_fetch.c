@@ -231,7 +231,7 @@ local_relid(const char *name)
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_execute(psprintf("SELECT '%s'::regclass::oid", name), true, 1) != SPI_OK_SELECT ||
+	if (SPI_execute(psprintf("SELECT %s::regclass::oid", quote_literal_cstr(name)), true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
