@@ -49,15 +49,19 @@ pgraft_status(PG_FUNCTION_ARGS)
 	struct raft_status *st = palloc(sizeof(struct raft_status));
 	const struct raft_member *self;
 	TupleDesc	tupdesc;
-	Datum		values[19];
-	bool		nulls[19];
+	Datum		values[21];
+	bool		nulls[21];
 	PgRaftCounters counters;
 	uint64		installed;
+	uint64		pending;
+	uint64		failures;
 
 	read_status(st);
 	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
 	counters = pgraft_shared->counters;
 	installed = pgraft_shared->restores_done;
+	pending = pgraft_shared->restore_index;
+	failures = pgraft_shared->restore_attempts;
 	LWLockRelease(pgraft_shared->lock);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -87,6 +91,10 @@ pgraft_status(PG_FUNCTION_ARGS)
 	values[16] = Int64GetDatum((int64) counters.snapshots_sent);
 	values[17] = Int64GetDatum((int64) counters.snapshots_received);
 	values[18] = Int64GetDatum((int64) installed);
+	if (pending <= pg_atomic_read_u64(&pgraft_shared->applied_index))
+		pending = failures = 0;
+	values[19] = Int64GetDatum((int64) pending);
+	values[20] = Int64GetDatum((int64) failures);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -62,7 +62,11 @@ CREATE FUNCTION raft.status(
 	OUT compactions bigint,
 	OUT snapshots_sent bigint,
 	OUT snapshots_received bigint,
-	OUT snapshots_installed bigint)
+	OUT snapshots_installed bigint,
+	-- a received snapshot the tables have not reached yet (0: none), and
+	-- the failed attempts to install it
+	OUT snapshot_install_pending bigint,
+	OUT snapshot_install_failures bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgraft_status'
 LANGUAGE C VOLATILE STRICT;

@@ -56,6 +56,10 @@ while (time() < $deadline)
 ok($failed, "node $lagger retries an install that fails");
 ok($c->node($lagger)->log_contains('role "snap_reader" does not exist'),
 	'the failure is reported with its cause');
+my ($pending, $failures) = split /\|/, $c->node($lagger)->safe_psql('postgres',
+	'SELECT snapshot_install_pending, snapshot_install_failures FROM raft.status()');
+cmp_ok($pending, '>', 0, "raft.status() on node $lagger shows the install pending");
+cmp_ok($failures, '>=', 2, "raft.status() on node $lagger counts the failed attempts");
 my $applied_while_failing = $c->node($lagger)->safe_psql('postgres', 'SELECT applied_index FROM raft.applied');
 cmp_ok($applied_while_failing, '<', $snap, "node ${lagger}'s raft.applied stays short of the snapshot");
 is($c->node($lagger)->safe_psql('postgres', q{SELECT to_regclass('later') IS NULL}), 't',
@@ -69,6 +73,9 @@ $c->wait_applied($lagger, $c->status($c->wait_for_leader)->{commit});
 ok($c->node($lagger)->log_contains('installed the snapshot from node'),
 	"node $lagger installed the snapshot once the source let it in");
 $c->check_identical($_, 'after the retried install') for qw(kv later);
+is($c->node($lagger)->safe_psql('postgres',
+		'SELECT snapshot_install_pending, snapshot_install_failures, snapshots_installed FROM raft.status()'),
+	'0|0|1', "raft.status() on node $lagger shows the install done");
 
 $c->stop_all;
 done_testing();
