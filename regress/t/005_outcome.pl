@@ -5,7 +5,12 @@
 #     applied;
 #   - without, the wait ends with SQLSTATE 40003 (completion unknown);
 #   - once there is no leader, a new statement is refused with 40001 and
-#     "safe to retry" (it never entered the log).
+#     "safe to retry" (it never entered the log);
+#   - under the default read consistency, raft.exec first waits for a read
+#     fence, which a cut-off leader cannot get: refused with 40001 before
+#     anything is proposed.
+# Sessions that test what happens after proposing set
+# pg_raft.read_consistency = local, which skips the fence.
 # Afterwards the servers agree, whatever became of those statements.
 use strict;
 use warnings;
@@ -53,7 +58,7 @@ $leader = $c->wait_for_leader;
 # 1. proposed, then statement_timeout
 $c->pause($_) for @followers;
 my ($ret, $err) = exec_verbose($leader,
-	"SET statement_timeout = '2s'; SELECT raft.exec('INSERT INTO kv VALUES (2, ''timeout'')')");
+	"SET pg_raft.read_consistency = local; SET statement_timeout = '2s'; SELECT raft.exec('INSERT INTO kv VALUES (2, ''timeout'')')");
 isnt($ret, 0, 'raft.exec without a quorum fails');
 like($err, qr/57014: canceling statement due to statement timeout/,
 	'statement_timeout ends the wait');
@@ -66,14 +71,14 @@ $leader = $c->wait_for_leader;
 # 2. proposed, never seen applied: unknown
 $c->pause($_) for @followers;
 ($ret, $err) = exec_verbose($leader,
-	"SELECT raft.exec('INSERT INTO kv VALUES (3, ''unknown'')')");
+	"SET pg_raft.read_consistency = local; SELECT raft.exec('INSERT INTO kv VALUES (3, ''unknown'')')");
 isnt($ret, 0, 'raft.exec without a quorum and without a timeout fails');
 like($err, qr/40003: could not learn the outcome of the replicated statement/,
 	'the outcome is reported unknown (SQLSTATE 40003)');
 
 # 3. no leader any more: refused, safe to retry
 ($ret, $err) = exec_verbose($leader,
-	"SELECT raft.exec('INSERT INTO kv VALUES (4, ''no leader'')')");
+	"SET pg_raft.read_consistency = local; SELECT raft.exec('INSERT INTO kv VALUES (4, ''no leader'')')");
 like($err, qr/40001: could not propose the statement: no Raft leader is known/,
 	'without a leader the statement is refused (SQLSTATE 40001)');
 like($err, qr/never entered the Raft log; it is safe to retry/,
@@ -81,12 +86,20 @@ like($err, qr/never entered the Raft log; it is safe to retry/,
 
 # every wait that ends releases its request slot: more cancelled requests
 # than there are slots, in one session, never find the slots full
-my $script = "SET statement_timeout = '20ms';\n"
+my $script = "SET pg_raft.read_consistency = local; SET statement_timeout = '20ms';\n"
   . join('', map { "SELECT raft.exec('INSERT INTO kv VALUES ($_, ''x'')');\n" } 1000 .. 1099);
 my ($r, $o, $e) = $c->node($leader)->psql('postgres', $script, on_error_stop => 0);
 my $timeouts = () = $e =~ /canceling statement due to statement timeout/g;
 is($timeouts, 100, '100 requests without a quorum all end on statement_timeout');
 unlike($e, qr/too many pg_raft requests/, 'no request slot was leaked');
+
+# 4. the default consistency: the read fence before the check fails, and
+# nothing is proposed
+($ret, $err) = exec_verbose($leader,
+	"SET statement_timeout = '60s'; SELECT raft.exec('INSERT INTO kv VALUES (6, ''fenced'')')");
+isnt($ret, 0, 'raft.exec on a server that cannot get a read fence fails');
+like($err, qr/40001|57014/, 'refused before proposing (SQLSTATE 40001) or timed out');
+unlike($err, qr/40003/, 'not reported as unknown: it was never proposed');
 
 $c->resume($_) for @followers;
 $leader = $c->wait_for_leader;
@@ -95,6 +108,7 @@ $c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 5, "'after'");
 my $rows = $c->check_identical('kv', 'after the partition');
 like($rows, qr/\(1,committed\)/, 'the committed row is there');
 unlike($rows, qr/no leader/, 'the refused statement was not applied');
+unlike($rows, qr/fenced/, 'the statement refused at the fence was not applied');
 like($rows, qr/\(5,after\)/, 'the row written after the partition is there');
 
 $c->stop_all;
