@@ -132,14 +132,17 @@ parse_final(JepsenHistory *h, const char *line, char *err, size_t errlen)
 
 		if (end == p)
 			break;
-		long	   *grown = realloc(f->set, (f->nset + 1) * sizeof(long));
-
-		if (!grown)
+		if ((f->nset & (f->nset - 1)) == 0)	/* 0, 1, 2, 4, ...: double */
 		{
-			snprintf(err, errlen, "out of memory");
-			return -1;
+			long	   *grown = realloc(f->set, (f->nset ? 2 * f->nset : 1) * sizeof(long));
+
+			if (!grown)
+			{
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			f->set = grown;
 		}
-		f->set = grown;
 		f->set[f->nset++] = id;
 		p = end;
 	}
@@ -220,10 +223,12 @@ jepsen_parse_line(JepsenHistory *h, const char *line, char *err, size_t errlen)
 int
 jepsen_read_file(JepsenHistory *h, FILE *f, char *err, size_t errlen)
 {
-	char		line[1 << 16];
+	char	   *line = NULL;
+	size_t		size = 0;
 	long		lineno = 0;
 
-	while (fgets(line, sizeof(line), f))
+	/* getline: a final set line of a soak holds every id, megabytes */
+	while (getline(&line, &size, f) >= 0)
 	{
 		char		why[128];
 
@@ -231,9 +236,11 @@ jepsen_read_file(JepsenHistory *h, FILE *f, char *err, size_t errlen)
 		if (jepsen_parse_line(h, line, why, sizeof(why)) != 0)
 		{
 			snprintf(err, errlen, "line %ld: %s", lineno, why);
+			free(line);
 			return -1;
 		}
 	}
+	free(line);
 	return 0;
 }
 

@@ -294,8 +294,29 @@ test_set_and_final(void)
 			 "final 1 reg 1 5\nfinal 1 set\n");
 	CHECK(check_text(buf, &g) == 1, "a stale read in a parsed history is an anomaly");
 
+	/* a final set line far longer than any line buffer */
+	FILE	   *big = tmpfile();
 	JepsenHistory h;
 	char		err[128];
+
+	if (big)
+	{
+		fprintf(big, "op 1 add 0 100 0 ok 1 50 60 1 00000\n");
+		for (long id = 1000; id < 60000; id++)
+			fprintf(big, "op 1 add 0 %ld 0 unknown 0 70 80 1 40003\n", id);
+		fprintf(big, "final 1 set 100");
+		for (long id = 1000; id < 60000; id++)
+			fprintf(big, " %ld", id);
+		fprintf(big, "\n");
+		rewind(big);
+		jepsen_history_init(&h);
+		CHECK(jepsen_read_file(&h, big, err, sizeof(err)) == 0 && h.final[1].nset == 59001,
+			  "a final set line of 59001 ids is read whole");
+		jepsen_history_free(&h);
+		fclose(big);
+	}
+	else
+		CHECK(0, "tmpfile");
 
 	jepsen_history_init(&h);
 	CHECK(jepsen_parse_line(&h, "op 1 write 1 5 0 ok 1 30 20 1 00000", err, sizeof(err)) != 0,
