@@ -475,6 +475,9 @@ search(Search *s, size_t p, long value)
 		if (s->gave_up)
 			return 0;
 	}
+	int			tried_cas = 0;
+	int			tried_write = 0;
+
 	for (size_t j = 0; j < s->nunk && s->unk[j].op.t0 <= minret; j++)
 	{
 		LinOp	   *l = &s->unk[j];
@@ -491,6 +494,20 @@ search(Search *s, size_t p, long value)
 		 */
 		if (!l->observed && !blocked_cas)
 			continue;
+
+		/*
+		 * Unobserved unknown writes are interchangeable (always valid, a
+		 * value nobody looks at), and so are unobserved unknown cas valid
+		 * now (same old value: values are unique): try one of each.
+		 */
+		if (!l->observed)
+		{
+			int		   *tried = l->op.kind == JOP_CAS ? &tried_cas : &tried_write;
+
+			if (*tried)
+				continue;
+			*tried = 1;
+		}
 		if (try_op(s, l, p, next))
 			return 1;
 		if (s->gave_up)

@@ -227,6 +227,39 @@ test_long_call(void)
 	CHECK(r.verdict == JLIN_VIOLATION, "a long write, then a stale read of an overwritten value");
 }
 
+/*
+ * Many calls of unknown outcome (a server refusing every call for a while)
+ * around cas that found another value, as in a soak: the search must stay
+ * small, and still need one of them.
+ */
+static void
+test_many_unknown(void)
+{
+	enum { U = 60, R = 40 };
+	JepsenOp	ops[1 + 2 * U + 2 * R + 2];
+	size_t		n = 0;
+
+	ops[n++] = W(1, 0, 10);
+	for (int i = 0; i < U; i++)
+	{
+		ops[n++] = WU(100 + i, 20 + i);
+		ops[n++] = CASU(1, 200 + i, 20 + i);
+	}
+	for (int i = 0; i < R; i++)
+	{
+		ops[n++] = CAS(1, 300 + i, 0, 1000 + 10 * i, 1005 + 10 * i);
+		ops[n++] = CAS(1, 400 + i, 0, 1000 + 10 * i, 1005 + 10 * i);
+	}
+	ops[n++] = W(3, 2000, 2010);
+	ops[n++] = R(3, 2020, 2030);
+	JepsenLinResult r = jepsen_check_register(ops, n, 1, 0, 20000);
+
+	CHECK(r.verdict == JLIN_OK, "120 unknown calls and 80 cas that found another value: decided in a small search");
+	ops[0] = W(1, 0, 3000);		/* overlapping everything: still linearizable */
+	r = jepsen_check_register(ops, n, 1, 0, 20000);
+	CHECK(r.verdict == JLIN_OK, "the same with the first write overlapping everything");
+}
+
 static int
 check_text(const char *text, int *gave_up)
 {
@@ -335,6 +368,7 @@ main(void)
 	test_random();
 	test_search_limit();
 	test_long_call();
+	test_many_unknown();
 	test_set_and_final();
 	printf("jepsen-unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
