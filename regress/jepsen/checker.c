@@ -11,9 +11,14 @@
  * reads that did not complete.  A read (or a cas that found another value)
  * that is valid in the current state is linearized at once without
  * branching: it changes nothing, and linearizing it earlier only relaxes
- * the rule for the others.  The linearized set is hashed incrementally
- * (Zobrist, 128 bits) into the memo; the search stops at max_states and
- * says so instead of hanging.
+ * the rule for the others.  Writes and successful cas are tried earliest
+ * completion first (a call that lasted across a failover is placed late,
+ * where a read needs its value).  An unknown op whose value no read
+ * returned and no cas expected is only tried where a cas that found
+ * another value needs the value to differ, and then only one such write
+ * and one such cas: they are interchangeable.  The linearized set is
+ * hashed incrementally (Zobrist, 128 bits) into the memo; the search stops
+ * at max_states and says so instead of hanging.
  *
  * Set: every acknowledged insert is on every server, none twice, no failed
  * insert anywhere, no id nobody inserted.  Final tables: identical on every
