@@ -167,15 +167,16 @@ bench-quick:
 #                                8 clients, 3 servers, kill -9, SIGSTOP,
 #                                partitions (as root); one verdict line
 JEPSEN_SECONDS ?= 90
-JEPSEN_CHECKER := regress/jepsen/checker.c regress/jepsen/checker.h
+JEPSEN_CHECKER_SRCS := regress/jepsen/checker.c regress/jepsen/check_tables.c
+JEPSEN_CHECKER := $(JEPSEN_CHECKER_SRCS) regress/jepsen/checker.h
 
 $(B)/jepsen/jepsen-check: regress/jepsen/check_main.c $(JEPSEN_CHECKER)
 	@mkdir -p $(dir $@)
-	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@ -lpthread
+	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< $(JEPSEN_CHECKER_SRCS) -o $@ -lpthread
 
 $(B)/jepsen/test_checker: regress/jepsen/test_checker.c $(JEPSEN_CHECKER)
 	@mkdir -p $(dir $@)
-	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< regress/jepsen/checker.c -o $@ -lpthread
+	$(RAFT_CC) $(RAFT_CFLAGS) -Iregress/jepsen $< $(JEPSEN_CHECKER_SRCS) -o $@ -lpthread
 
 $(B)/jepsen/jepsen-client: regress/jepsen/client.c
 	@mkdir -p $(dir $@)

@@ -109,6 +109,12 @@ int			jepsen_read_file(JepsenHistory *h, FILE *f, char *err, size_t errlen);
 JepsenLinResult jepsen_check_register(const JepsenOp *ops, size_t nops, int key,
 									  long initial, long max_states);
 
+/* Lost, duplicated, failed-but-applied and phantom inserts; divergence of
+ * the final tables.  Print one line per anomaly; return their number. */
+int			jepsen_check_set(const JepsenHistory *h, FILE *out);
+int			jepsen_check_divergence(const JepsenHistory *h, FILE *out);
+void		jepsen_print_op(FILE *out, const JepsenOp *op);
+
 /*
  * Every check; prints one line per anomaly and the verdict line to out.
  * Returns the number of anomalies; *gave_up counts registers whose search
