@@ -14,14 +14,8 @@
 
 static struct test_cluster cl;
 
-static struct raft_status
-status_of(unsigned i)
-{
-	struct raft_status st;
-
-	cluster_status(&cl, i, &st);
-	return st;
-}
+/* the status of node i of this file's cluster */
+#define status_of(i) cluster_status_of(&cl, (i))
 
 /* §6.4: the leader answers once a majority acknowledged a heartbeat round. */
 static void

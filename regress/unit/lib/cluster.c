@@ -618,3 +618,12 @@ cluster_status(struct test_cluster *c, unsigned i, struct raft_status *st)
 {
 	raft_get_status(cluster_raft(c, i), st);
 }
+
+struct raft_status
+cluster_status_of(struct test_cluster *c, unsigned i)
+{
+	struct raft_status st;
+
+	cluster_status(c, i, &st);
+	return st;
+}

@@ -128,5 +128,7 @@ int			cluster_compact(struct test_cluster *c, unsigned i, raft_index index);
 bool		cluster_applied_text(const struct test_cluster *c, unsigned i,
 								 const char *text);
 void		cluster_status(struct test_cluster *c, unsigned i, struct raft_status *st);
+/* The same, returned by value: for assertions on one field. */
+struct raft_status cluster_status_of(struct test_cluster *c, unsigned i);
 
 #endif							/* TEST_CLUSTER_H */
