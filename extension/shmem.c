@@ -55,6 +55,7 @@ pgraft_shmem_startup_hook(void)
 		pgraft_shared->lock = &(GetNamedLWLockTranche("pg_raft"))->lock;
 		ConditionVariableInit(&pgraft_shared->applied_cv);
 		pg_atomic_init_u64(&pgraft_shared->applied_index, 0);
+		pg_atomic_init_u64(&pgraft_shared->durable_applied_index, 0);
 
 		/*
 		 * Request ids must not repeat across restarts: an entry proposed

@@ -100,13 +100,18 @@ typedef struct PgRaftCounters
 	uint64		compactions;	/* log compactions (snapshots taken) */
 	uint64		snapshots_sent; /* InstallSnapshot messages sent */
 	uint64		snapshots_received;
+	uint64		fsync_us_total; /* time spent in those syncs, microseconds */
+	uint64		fsync_us_max;	/* the longest one */
+	uint64		hard_state_saves;	/* term/vote (and commit) file rewrites */
 } PgRaftCounters;
 
 typedef struct PgRaftShared
 {
 	LWLock	   *lock;
 	ConditionVariable applied_cv;	/* broadcast when applied_index moves */
-	pg_atomic_uint64 applied_index; /* durably applied in pg_raft.database */
+	pg_atomic_uint64 applied_index; /* applied (committed) in pg_raft.database */
+	pg_atomic_uint64 durable_applied_index; /* ... and its commit record flushed;
+											 * compaction never passes it */
 	pg_atomic_uint64 next_request_id;
 
 	/* Raft worker */
