@@ -34,7 +34,7 @@ REGRESS_OPTS = --inputdir=regress --outputdir=regress \
 EXTRA_CLEAN = regress/tmp_check_regress regress/results regress/regression.diffs \
 	regress/regression.out regress/log build tmp_check $(DATA_built)
 
-PROVE_TESTS = $(sort $(wildcard regress/t/*.pl))
+PROVE_TESTS ?= $(sort $(wildcard regress/t/*.pl))
 PROVE_FLAGS = -I $(CURDIR)/regress/t/lib
 
 PG_CONFIG ?= pg_config
