@@ -414,6 +414,15 @@ struct raft_progress_info
 	unsigned	inflight;
 	bool		recent_active;
 	uint64_t	ticks_since_contact;
+
+	/*
+	 * Bytes of entry data (struct raft_entry.data.len) after match up to the
+	 * last index, counted over the entries the leader still holds: entries it
+	 * compacted away (a member that needs a snapshot) are not counted, so
+	 * the figure is then a lower bound.  For the leader itself: what is not
+	 * yet durable.
+	 */
+	uint64_t	lag_bytes;
 };
 
 struct raft_status
