@@ -1,7 +1,8 @@
 /*
  * extension/sql_status.c — raft.status() and raft.nodes(), from the status
- * snapshot the Raft worker publishes in shared memory on every loop, and
- * the applied index the applier publishes.
+ * snapshot the Raft worker publishes in shared memory on every loop (with
+ * its counters), the applied index the applier publishes and the snapshot
+ * install the worker asked the applier for.
  */
 #include "postgres.h"
 
@@ -49,8 +50,8 @@ pgraft_status(PG_FUNCTION_ARGS)
 	struct raft_status *st = palloc(sizeof(struct raft_status));
 	const struct raft_member *self;
 	TupleDesc	tupdesc;
-	Datum		values[21];
-	bool		nulls[21];
+	Datum		values[24];
+	bool		nulls[24];
 	PgRaftCounters counters;
 	uint64		installed;
 	uint64		pending;
@@ -95,6 +96,12 @@ pgraft_status(PG_FUNCTION_ARGS)
 		pending = failures = 0;
 	values[19] = Int64GetDatum((int64) pending);
 	values[20] = Int64GetDatum((int64) failures);
+	/* fsync latency: 0 until a sync was timed */
+	values[21] = Float8GetDatum(counters.fsyncs > 0 ?
+								(double) counters.fsync_us_total /
+								(double) counters.fsyncs / 1000.0 : 0.0);
+	values[22] = Float8GetDatum((double) counters.fsync_us_max / 1000.0);
+	values[23] = Int64GetDatum((int64) counters.hard_state_saves);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -114,22 +121,44 @@ progress_state_name(uint8 state)
 	return "unknown";
 }
 
+/*
+ * A member's role as this server knows it: its own role for itself, the
+ * leader it follows, and the others by their vote.
+ */
+static const char *
+member_role(const struct raft_status *st, const struct raft_member *m)
+{
+	if (m->id == st->id)
+		return raft_role_name(st->role);
+	if (m->id == st->leader)
+		return "leader";
+	return member_votes(&st->config, m) ? "follower" : "learner";
+}
+
 Datum
 pgraft_nodes(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	struct raft_status *st = palloc(sizeof(struct raft_status));
+	uint64		restore_index;
+	bool		installing;
 	uint32		i;
 
 	read_status(st);
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	restore_index = pgraft_shared->restore_index;
+	LWLockRelease(pgraft_shared->lock);
+	/* a received snapshot the tables have not reached yet */
+	installing = restore_index > pg_atomic_read_u64(&pgraft_shared->applied_index);
 	InitMaterializedSRF(fcinfo, 0);
 
 	for (i = 0; i < st->config.n; i++)
 	{
 		const struct raft_member *m = &st->config.members[i];
 		const struct raft_progress_info *p = NULL;
-		Datum		values[9];
-		bool		nulls[9];
+		bool		self = (m->id == st->id);
+		Datum		values[12];
+		bool		nulls[12];
 		uint32		j;
 
 		for (j = 0; j < st->n_progress; j++)
@@ -147,17 +176,26 @@ pgraft_nodes(PG_FUNCTION_ARGS)
 			values[5] = Int64GetDatum((int64) p->next);
 			values[6] = Int64GetDatum(st->last_index > p->match ?
 									  (int64) (st->last_index - p->match) : 0);
-			values[7] = CStringGetTextDatum(m->id == st->id ? "self" :
+			values[7] = CStringGetTextDatum(self ? "self" :
 											progress_state_name(p->state));
-			values[8] = Int64GetDatum(m->id == st->id ? 0 :
+			values[8] = Int64GetDatum(self ? 0 :
 									  (int64) p->ticks_since_contact *
 									  pgraft_heartbeat_interval_ms);
+			values[10] = Int64GetDatum((int64) p->lag_bytes);
 		}
 		else
 		{
 			/* progress is known only on the leader */
 			nulls[4] = nulls[5] = nulls[6] = nulls[7] = nulls[8] = true;
+			nulls[10] = true;
 		}
+		values[9] = CStringGetTextDatum(member_role(st, m));
+		if (self)
+			values[11] = BoolGetDatum(installing);
+		else if (p != NULL)
+			values[11] = BoolGetDatum(p->state == RAFT_PROGRESS_SNAPSHOT);
+		else
+			nulls[11] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

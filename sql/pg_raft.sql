@@ -66,7 +66,12 @@ CREATE FUNCTION raft.status(
 	-- a received snapshot the tables have not reached yet (0: none), and
 	-- the failed attempts to install it
 	OUT snapshot_install_pending bigint,
-	OUT snapshot_install_failures bigint)
+	OUT snapshot_install_failures bigint,
+	-- the log's syncs since the Raft worker started: mean and longest, in
+	-- milliseconds; the rewrites of the term/vote (hard state) file
+	OUT fsync_latency_avg_ms double precision,
+	OUT fsync_latency_max_ms double precision,
+	OUT hard_state_saves bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgraft_status'
 LANGUAGE C VOLATILE STRICT;
@@ -80,7 +85,13 @@ CREATE FUNCTION raft.nodes(
 	OUT next_index bigint,
 	OUT lag_entries bigint,
 	OUT state text,
-	OUT last_contact_ms bigint)
+	OUT last_contact_ms bigint,
+	-- added later, so at the end: the member's role as this server knows
+	-- it, the entry bytes it lacks (leader only), and whether it is
+	-- catching up by snapshot
+	OUT role text,
+	OUT lag_bytes bigint,
+	OUT snapshot_in_progress boolean)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgraft_nodes'
 LANGUAGE C VOLATILE STRICT;

@@ -44,6 +44,26 @@ SELECT b > 0 AS has_index,
   FROM raft.barrier() AS b;
 SELECT applied_index >= commit_index AS caught_up FROM raft.status();
 
+-- The columns of raft.status() and raft.nodes(), in order: new ones are
+-- added at the end.
+SELECT a.n, a.name, format_type(a.type, NULL) AS type
+  FROM pg_proc p, unnest(p.proargnames, p.proallargtypes) WITH ORDINALITY AS a(name, type, n)
+ WHERE p.oid = 'raft.status()'::regprocedure ORDER BY a.n;
+SELECT a.n, a.name, format_type(a.type, NULL) AS type
+  FROM pg_proc p, unnest(p.proargnames, p.proallargtypes) WITH ORDINALITY AS a(name, type, n)
+ WHERE p.oid = 'raft.nodes()'::regprocedure ORDER BY a.n;
+-- after the writes above: the counters moved, the fsync latency is sane
+SELECT elections >= 1 AS elected, proposals > 0 AS proposed,
+       committed_entries >= proposals AS committed, fsyncs > 0 AS synced,
+       fsync_latency_avg_ms >= 0 AND fsync_latency_max_ms >= fsync_latency_avg_ms AS latency,
+       hard_state_saves >= 0 AS hard_state
+  FROM raft.status();
+-- a one-node leader after a read fence: nothing lags, nothing installs
+SELECT raft.barrier() > 0 AS fenced;
+SELECT n.node_id, n.role, n.voter, n.match_index = s.last_log_index AS matched,
+       n.lag_entries, n.lag_bytes, n.snapshot_in_progress, n.last_contact_ms
+  FROM raft.nodes() n, raft.status() s;
+
 -- Errors of applied statements come back with their own SQLSTATE,
 -- message and detail.
 SELECT raft.exec('INSERT INTO accounts VALUES ($1, $2, $3)', 1, 'dup', 1);
