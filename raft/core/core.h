@@ -84,6 +84,9 @@ struct raft_log
 	raft_term	offset_term;
 	raft_index	stable;			/* the host confirmed entries <= stable */
 	raft_index	persist_from;	/* first index the next ready must carry */
+	uint64_t   *bytes_to;		/* bytes_to[i]: data bytes up to ents[i],
+								 * counted from bytes_base */
+	uint64_t	bytes_base;		/* the same, just before ents[0] */
 };
 
 void		log_init(struct raft_log *l);
@@ -100,6 +103,8 @@ const struct raft_entry *log_get(const struct raft_log *l, raft_index i);
 /* Appends after the last entry; takes over the references of data. */
 int			log_append_owned(struct raft_log *l, const struct raft_entry *e);
 int			log_reserve(struct raft_log *l, size_t more);
+/* Data bytes of the entries after i (those at or below offset: unknown). */
+uint64_t	log_bytes_after(const struct raft_log *l, raft_index i);
 /* Drops entries >= i. */
 void		log_truncate_from(struct raft_log *l, raft_index i);
 /* Drops entries <= i (i must be in the log). */

@@ -6,7 +6,8 @@
  * just before the first kept one stays known for the AppendEntries
  * consistency check (§3.5).  stable is what the host confirmed durable
  * (raft_advance); persist_from the first entry the next ready must carry.
- * Entry data is reference-counted (blob.c).
+ * Entry data is reference-counted (blob.c).  bytes_to keeps running sums
+ * of the entries' data sizes, so the bytes a follower lacks cost O(1).
  */
 #include "core.h"
 
@@ -27,6 +28,7 @@ log_free(struct raft_log *l)
 	for (size_t i = 0; i < l->n; i++)
 		blob_unref(l->ents[i].data.base);
 	free(l->ents);
+	free(l->bytes_to);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -97,6 +99,7 @@ log_reserve(struct raft_log *l, size_t more)
 {
 	size_t		cap;
 	struct raft_entry *grown;
+	uint64_t   *sums;
 
 	if (l->n + more <= l->cap)
 		return RAFT_OK;
@@ -107,6 +110,10 @@ log_reserve(struct raft_log *l, size_t more)
 	if (grown == NULL)
 		return RAFT_ENOMEM;
 	l->ents = grown;
+	sums = realloc(l->bytes_to, cap * sizeof(*sums));
+	if (sums == NULL)
+		return RAFT_ENOMEM;
+	l->bytes_to = sums;
 	l->cap = cap;
 	return RAFT_OK;
 }
@@ -120,8 +127,21 @@ log_append_owned(struct raft_log *l, const struct raft_entry *e)
 	rv = log_reserve(l, 1);
 	if (rv != RAFT_OK)
 		return rv;
+	l->bytes_to[l->n] = (l->n > 0 ? l->bytes_to[l->n - 1] : l->bytes_base) +
+		e->data.len;
 	l->ents[l->n++] = *e;
 	return RAFT_OK;
+}
+
+uint64_t
+log_bytes_after(const struct raft_log *l, raft_index i)
+{
+	if (i < l->offset)
+		i = l->offset;
+	if (i >= log_last_index(l))
+		return 0;
+	return l->bytes_to[l->n - 1] -
+		(i == l->offset ? l->bytes_base : l->bytes_to[i - l->offset - 1]);
 }
 
 void
@@ -149,7 +169,9 @@ log_compact_to(struct raft_log *l, raft_index i)
 	l->offset_term = l->ents[drop - 1].term;
 	for (size_t k = 0; k < drop; k++)
 		blob_unref(l->ents[k].data.base);
+	l->bytes_base = l->bytes_to[drop - 1];
 	memmove(l->ents, l->ents + drop, (l->n - drop) * sizeof(*l->ents));
+	memmove(l->bytes_to, l->bytes_to + drop, (l->n - drop) * sizeof(*l->bytes_to));
 	l->n -= drop;
 	l->offset = i;
 	if (l->stable < i)

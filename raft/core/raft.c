@@ -210,41 +210,6 @@ raft_campaign(struct raft *r)
 	return RAFT_OK;
 }
 
-/*
- * lag_bytes of every progress entry in one walk back from the last index:
- * members sorted by match, highest first, so each one's sum extends the
- * previous one's.  Costs the distance to the slowest member, bounded by
- * the entries in memory; entries below the log's offset are not known.
- */
-static void
-status_fill_lag_bytes(const struct raft_log *l, struct raft_status *st)
-{
-	unsigned	order[RAFT_MAX_MEMBERS];
-	raft_index	i = log_last_index(l);
-	uint64_t	bytes = 0;
-
-	for (unsigned k = 0; k < st->n_progress; k++)
-	{
-		unsigned	j = k;
-
-		while (j > 0 && st->progress[order[j - 1]].match < st->progress[k].match)
-		{
-			order[j] = order[j - 1];
-			j--;
-		}
-		order[j] = k;
-	}
-	for (unsigned k = 0; k < st->n_progress; k++)
-	{
-		struct raft_progress_info *info = &st->progress[order[k]];
-		raft_index	stop = info->match > l->offset ? info->match : l->offset;
-
-		for (; i > stop; i--)
-			bytes += l->ents[i - l->offset - 1].data.len;
-		info->lag_bytes = bytes;
-	}
-}
-
 void
 raft_get_status(const struct raft *r, struct raft_status *st)
 {
@@ -284,6 +249,6 @@ raft_get_status(const struct raft *r, struct raft_status *st)
 		info->inflight = p->in_count;
 		info->recent_active = p->recent_active;
 		info->ticks_since_contact = p->ticks_since_contact;
+		info->lag_bytes = log_bytes_after(&r->log, info->match);
 	}
-	status_fill_lag_bytes(&r->log, st);
 }
