@@ -5,7 +5,9 @@
  *
  * raft_log_append only encodes the entries into a memory buffer.
  * raft_log_sync writes the buffer after the durable end of the last
- * segment and fdatasyncs it.  When a segment fills up, its part is written
+ * segment and fdatasyncs it; raft_log_sync_begin / _run / _finish do the
+ * same in three steps, so that the last fdatasync can run on another
+ * thread while the host goes on (storage.h).  When a segment fills up, its part is written
  * and synced first, then the next segment is created (temporary name,
  * preallocate, header, fsync, rename, fsync of the directory), so only the
  * last segment can ever end in a torn write.
@@ -82,7 +84,7 @@ st_seg_create(struct raft_log *log, raft_index first)
 	if (err == 0)
 	{
 		what = "fsync";
-		err = st_io_fsync(&log->opt, fd);
+		err = st_io_fsync(&log->opt, fd, &log->sync_time);
 	}
 	if (err == 0)
 	{
@@ -107,7 +109,7 @@ st_seg_create(struct raft_log *log, raft_index first)
 	log->segs[log->n_segs].last = first - 1;
 	log->n_segs++;
 	log->dir_dirty = true;
-	if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
+	if ((err = st_io_dirsync(&log->opt, log->dir_fd, &log->sync_time)) != 0)
 		return fail_errno(log, err, "fsync the directory after creating", first);
 	log->dir_syncs++;
 	log->dir_dirty = false;
@@ -180,17 +182,29 @@ fitting(const struct raft_log *log, size_t i, size_t *bytes)
 }
 
 int
-raft_log_sync(struct raft_log *log)
+st_refuse_inflight(struct raft_log *log)
+{
+	return st_log_fail(log, RAFT_EINVAL,
+					   "a sync is in flight: call raft_log_sync_finish first");
+}
+
+/*
+ * Writes the pending records after the durable end of the last segment,
+ * creating segments as they fill up.  Each chunk is fdatasynced here,
+ * except, when job is not NULL, the chunk that ends the pending records:
+ * that one is written only, and job describes the fdatasync still to do
+ * (its records stay pending until raft_log_sync_finish).
+ */
+static int
+write_out(struct raft_log *log, struct raft_log_sync *job)
 {
 	size_t		i = 0;
 	int			rv = RAFT_OK;
 	int			err;
 
-	if (log->broken)
-		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
 	if (log->dir_dirty)
 	{
-		if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
+		if ((err = st_io_dirsync(&log->opt, log->dir_fd, &log->sync_time)) != 0)
 		{
 			char		es[128];
 
@@ -233,8 +247,18 @@ raft_log_sync(struct raft_log *log)
 		err = st_io_pwrite_all(&log->opt, log->seg_fd,
 							   log->pending_buf + log->pending[i].offset, bytes,
 							   log->seg_end);
+		if (err == 0 && job != NULL && i + k == log->n_pending)
+		{
+			/* The last chunk: its fdatasync is the job's. */
+			job->index = log->pending[i + k - 1].index;
+			job->fd_ = log->seg_fd;
+			job->opt_ = &log->opt;
+			job->n_records_ = k;
+			job->bytes_ = bytes;
+			break;
+		}
 		if (err == 0)
-			err = st_io_datasync(&log->opt, log->seg_fd);
+			err = st_io_datasync(&log->opt, log->seg_fd, &log->sync_time);
 		if (err != 0)
 		{
 			seg_rollback(log);
@@ -250,6 +274,81 @@ raft_log_sync(struct raft_log *log)
 	}
 	pending_consume(log, i);
 	return rv;
+}
+
+int
+raft_log_sync(struct raft_log *log)
+{
+	struct raft_log_sync job;
+	int			rv;
+
+	if ((rv = raft_log_sync_begin(log, &job)) != RAFT_OK)
+		return rv;
+	raft_log_sync_run(&job);
+	return raft_log_sync_finish(log, &job);
+}
+
+int
+raft_log_sync_begin(struct raft_log *log, struct raft_log_sync *job)
+{
+	int			rv;
+
+	memset(job, 0, sizeof(*job));
+	job->fd_ = -1;
+	if (log->broken)
+		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+	if (log->sync_inflight)
+		return st_refuse_inflight(log);
+	rv = write_out(log, job);
+	if (rv != RAFT_OK)
+	{
+		memset(job, 0, sizeof(*job));
+		job->fd_ = -1;
+		return rv;
+	}
+	log->sync_inflight = true;
+	return RAFT_OK;
+}
+
+void
+raft_log_sync_run(struct raft_log_sync *job)
+{
+	struct st_sync_time t = {0, 0};
+
+	if (job->index == 0)
+		return;
+	job->err_ = st_io_datasync(job->opt_, job->fd_, &t);
+	job->us_ = t.us_total;
+	job->ran_ = true;
+}
+
+int
+raft_log_sync_finish(struct raft_log *log, struct raft_log_sync *job)
+{
+	struct segment *seg;
+	int			err;
+
+	if (!log->sync_inflight)
+		return st_log_fail(log, RAFT_EINVAL, "no sync is in flight");
+	log->sync_inflight = false;
+	if (job->index == 0)
+		return RAFT_OK;
+	st_sync_time_add(&log->sync_time, job->us_);
+	seg = &log->segs[log->n_segs - 1];
+	err = job->ran_ ? job->err_ : EINVAL;
+	if (err != 0)
+	{
+		seg_rollback(log);
+		return fail_errno(log, err, job->ran_ ? "write or sync" :
+						  "sync (raft_log_sync_run was not called)", seg->first);
+	}
+	log->data_syncs++;
+	log->seg_end += job->bytes_;
+	if (log->seg_end > log->seg_file_size)
+		log->seg_file_size = log->seg_end;
+	seg->last = job->index;
+	pending_consume(log, job->n_records_);
+	return RAFT_OK;
 }
 
 /* Checks the batch before anything changes: the append is all or nothing. */
@@ -350,7 +449,8 @@ raft_log_append(struct raft_log *log, const struct raft_entry *entries, size_t n
 		return RAFT_OK;
 	if ((rv = append_check(log, entries, n, &bytes)) != RAFT_OK)
 		return rv;
-	if (log->n_pending > 0 && log->pending_len + bytes > log->opt.max_pending_bytes)
+	if (log->n_pending > 0 && log->pending_len + bytes > log->opt.max_pending_bytes &&
+		!log->sync_inflight)
 	{
 		if ((rv = raft_log_sync(log)) != RAFT_OK)
 			return rv;

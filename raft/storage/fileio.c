@@ -3,7 +3,9 @@
  * reads, data and directory syncs, preallocation, atomic file replacement.
  * Each goes through the options' fault hook first, so tests can make any
  * of them fail with the errno they choose (ENOSPC, EIO).  Functions return
- * 0 or an errno; they never print and keep no state.
+ * 0 or an errno; they never print and keep no state of their own: the time
+ * each sync took is added to the struct st_sync_time the caller passes
+ * (may be NULL), so the host can see what its fsyncs cost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage_internal.h"
@@ -94,34 +97,60 @@ st_io_read_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int
-st_io_datasync(const struct raft_log_options *opt, int fd)
+uint64_t
+st_io_now_us(void)
 {
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+void
+st_sync_time_add(struct st_sync_time *t, uint64_t us)
+{
+	if (t == NULL)
+		return;
+	t->us_total += us;
+	if (us > t->us_max)
+		t->us_max = us;
+}
+
+/* One sync, timed: fdatasync if data_only, else fsync. */
+static int
+timed_sync(const struct raft_log_options *opt, enum raft_log_op op, int fd,
+		   bool data_only, struct st_sync_time *t)
+{
+	uint64_t	t0;
 	int			err;
 
-	if ((err = st_io_fault(opt, RAFT_LOG_OP_SYNC)) != 0)
+	if ((err = st_io_fault(opt, op)) != 0)
 		return err;
-	return fdatasync(fd) == 0 ? 0 : errno;
+	t0 = st_io_now_us();
+	err = (data_only ? fdatasync(fd) : fsync(fd)) == 0 ? 0 : errno;
+	st_sync_time_add(t, st_io_now_us() - t0);
+	return err;
 }
 
 int
-st_io_fsync(const struct raft_log_options *opt, int fd)
+st_io_datasync(const struct raft_log_options *opt, int fd,
+			   struct st_sync_time *t)
 {
-	int			err;
-
-	if ((err = st_io_fault(opt, RAFT_LOG_OP_SYNC)) != 0)
-		return err;
-	return fsync(fd) == 0 ? 0 : errno;
+	return timed_sync(opt, RAFT_LOG_OP_SYNC, fd, true, t);
 }
 
 int
-st_io_dirsync(const struct raft_log_options *opt, int dir_fd)
+st_io_fsync(const struct raft_log_options *opt, int fd, struct st_sync_time *t)
 {
-	int			err;
+	return timed_sync(opt, RAFT_LOG_OP_SYNC, fd, false, t);
+}
 
-	if ((err = st_io_fault(opt, RAFT_LOG_OP_DIRSYNC)) != 0)
-		return err;
-	return fsync(dir_fd) == 0 ? 0 : errno;
+int
+st_io_dirsync(const struct raft_log_options *opt, int dir_fd,
+			  struct st_sync_time *t)
+{
+	return timed_sync(opt, RAFT_LOG_OP_DIRSYNC, dir_fd, false, t);
 }
 
 /* posix_fallocate returns the error itself; it writes zeros where the
@@ -154,7 +183,7 @@ st_io_rename(const struct raft_log_options *opt, int dir_fd, const char *from,
 int
 st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
 				   const char *name, const void *buf, size_t len,
-				   const char **step)
+				   const char **step, struct st_sync_time *t)
 {
 	char		tmp[NAME_MAX + 1];
 	int			fd;
@@ -174,7 +203,7 @@ st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
 	if (err == 0)
 	{
 		*step = "fsync";
-		err = st_io_fsync(opt, fd);
+		err = st_io_fsync(opt, fd, t);
 	}
 	close(fd);
 	if (err == 0)
@@ -188,7 +217,7 @@ st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
 		return err;
 	}
 	*step = "fsync of the directory";
-	return st_io_dirsync(opt, dir_fd);
+	return st_io_dirsync(opt, dir_fd, t);
 }
 
 int

@@ -151,6 +151,9 @@ raft_log_get_info(const struct raft_log *log, struct raft_log_info *info)
 	info->pending_bytes = log->pending_len;
 	info->data_syncs = log->data_syncs;
 	info->dir_syncs = log->dir_syncs;
+	info->sync_us_total = log->sync_time.us_total;
+	info->sync_us_max = log->sync_time.us_max;
+	info->sync_inflight = log->sync_inflight;
 }
 
 void

@@ -63,9 +63,14 @@ meta_save(struct raft_log *log, const char *name, const uint8_t *buf,
 	int			err;
 	char		es[128];
 
-	err = st_io_replace_file(&log->opt, log->dir_fd, name, buf, len, &step);
+	err = st_io_replace_file(&log->opt, log->dir_fd, name, buf, len, &step,
+							 &log->sync_time);
 	if (err == 0)
+	{
+		log->data_syncs++;		/* the file's fsync */
+		log->dir_syncs++;		/* and the directory's */
 		return RAFT_OK;
+	}
 	st_io_strerror(err, es, sizeof(es));
 	return st_log_fail(log, RAFT_EIO, "could not save %s/%s (%s): %s",
 					   log->dir, name, step, es);
@@ -127,6 +132,8 @@ raft_log_save_snapshot(struct raft_log *log, const struct raft_snapshot *snap)
 
 	if (log->broken)
 		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+	if (log->sync_inflight)
+		return st_refuse_inflight(log);
 	if (snap->index == 0 || snap->term == 0)
 		return st_log_fail(log, RAFT_EINVAL, "snapshot without index or term");
 	if (snap->index < log->snap_index)

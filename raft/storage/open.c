@@ -123,7 +123,7 @@ cut_torn_tail(struct scan *sc)
 		st_io_allocate(&log->opt, log->seg_fd, sc->cut_offset,
 					   log->opt.segment_bytes - sc->cut_offset) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
-	if ((err = st_io_fsync(&log->opt, log->seg_fd)) != 0)
+	if ((err = st_io_fsync(&log->opt, log->seg_fd, &log->sync_time)) != 0)
 		return st_refuse_errno(sc, err, "fsync", name);
 	log->data_syncs++;
 	add_report(sc->loaded,
@@ -160,7 +160,7 @@ repair(struct scan *sc, bool discard_all)
 	}
 	if (dir_changed)
 	{
-		if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
+		if ((err = st_io_dirsync(&log->opt, log->dir_fd, &log->sync_time)) != 0)
 			return st_refuse_errno(sc, err, "fsync", ".");
 		log->dir_syncs++;
 	}

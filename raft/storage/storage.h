@@ -61,6 +61,27 @@
  * saves the hard state only when term or vote changed (and lets commit be
  * re-learned from the leader) keeps group commit at one fdatasync a batch.
  *
+ * The sync off the host's thread (§10.2.1: the leader keeps receiving,
+ * sending and batching proposals while its own write is in flight):
+ *
+ *     raft_log_sync_begin(log, &job)   writes what was appended (pwrite;
+ *                                      a full segment is synced and the
+ *                                      next one created here, as in
+ *                                      raft_log_sync); job holds the one
+ *                                      fdatasync still to do
+ *     raft_log_sync_run(&job)          that fdatasync: touches only job and
+ *                                      the file, so any thread may run it
+ *     raft_log_sync_finish(log, &job)  back on the log's thread: RAFT_OK and
+ *                                      the entries up to job.index are
+ *                                      durable, or the write is undone and
+ *                                      the entries stay buffered (as a
+ *                                      failed raft_log_sync leaves them)
+ *
+ * raft_log_sync is exactly these three in a row.  Between begin and finish
+ * the log takes raft_log_append (buffered for the next sync), the hard
+ * state, and the read-only calls; sync, truncate, compact and a snapshot
+ * are refused (RAFT_EINVAL), and the log must not be closed.
+ *
  * Threads: the functions of one log must not run concurrently, but any
  * thread may call them (e.g. raft_log_sync in libuv's thread pool).  There
  * is no static or global state; different logs are independent.
@@ -167,6 +188,27 @@ int			raft_log_append(struct raft_log *log, const struct raft_entry *entries,
 /* Makes everything appended so far durable.  RAFT_OK or RAFT_EIO. */
 int			raft_log_sync(struct raft_log *log);
 
+/* raft_log_sync in three steps (above); the fields ending in _ are private. */
+struct raft_log_sync
+{
+	raft_index	index;			/* durable after a good finish; 0: nothing
+								 * was left to sync (run and finish are
+								 * then no-ops, finish is still needed) */
+	int			fd_;
+	const struct raft_log_options *opt_;
+	size_t		n_records_;
+	uint64_t	bytes_;
+	bool		ran_;
+	int			err_;
+	uint64_t	us_;			/* the fdatasync took this long */
+};
+
+/* RAFT_OK (then finish must follow), RAFT_EIO, RAFT_EINVAL. */
+int			raft_log_sync_begin(struct raft_log *log, struct raft_log_sync *job);
+void		raft_log_sync_run(struct raft_log_sync *job);
+/* RAFT_OK or RAFT_EIO (the entries stay buffered: begin again later). */
+int			raft_log_sync_finish(struct raft_log *log, struct raft_log_sync *job);
+
 /*
  * Removes entries from_index and after, durably on return (buffered ones
  * are simply dropped).  Refuses (RAFT_EINVAL) to cut at or below the saved
@@ -212,8 +254,11 @@ struct raft_log_info
 	raft_term	snapshot_term;
 	uint32_t	n_segments;
 	size_t		pending_bytes;	/* appended, not yet written */
-	uint64_t	data_syncs;		/* fdatasync/fsync of segment files */
+	uint64_t	data_syncs;		/* fdatasync/fsync of segment and meta files */
 	uint64_t	dir_syncs;		/* fsync of the directory */
+	uint64_t	sync_us_total;	/* time spent in those syncs, microseconds */
+	uint64_t	sync_us_max;	/* the longest one */
+	bool		sync_inflight;	/* between raft_log_sync_begin and _finish */
 };
 
 void		raft_log_get_info(const struct raft_log *log, struct raft_log_info *info);

@@ -93,6 +93,13 @@ struct pending_rec
 	size_t		size;			/* rec_size(payload) */
 };
 
+/* What syncs cost, in microseconds (fileio.c adds to it). */
+struct st_sync_time
+{
+	uint64_t	us_total;
+	uint64_t	us_max;
+};
+
 struct raft_log
 {
 	char		dir[PATH_MAX];
@@ -127,8 +134,10 @@ struct raft_log
 	raft_term	snap_term;
 
 	bool		broken;			/* a half-done change: reopen */
+	bool		sync_inflight;	/* between raft_log_sync_begin and _finish */
 	uint64_t	data_syncs;
 	uint64_t	dir_syncs;
+	struct st_sync_time sync_time;	/* of every sync above */
 	char		errmsg[RAFT_LOG_MSG_LEN];
 };
 
@@ -150,9 +159,14 @@ void		st_io_strerror(int err, char *buf, size_t len);
 int			st_io_pwrite_all(const struct raft_log_options *opt, int fd,
 							 const void *buf, size_t len, uint64_t off);
 int			st_io_read_all(int fd, void *buf, size_t len, uint64_t off);
-int			st_io_datasync(const struct raft_log_options *opt, int fd);
-int			st_io_fsync(const struct raft_log_options *opt, int fd);
-int			st_io_dirsync(const struct raft_log_options *opt, int dir_fd);
+uint64_t	st_io_now_us(void);	/* monotonic clock */
+void		st_sync_time_add(struct st_sync_time *t, uint64_t us);
+int			st_io_datasync(const struct raft_log_options *opt, int fd,
+						   struct st_sync_time *t);
+int			st_io_fsync(const struct raft_log_options *opt, int fd,
+						struct st_sync_time *t);
+int			st_io_dirsync(const struct raft_log_options *opt, int dir_fd,
+						  struct st_sync_time *t);
 int			st_io_allocate(const struct raft_log_options *opt, int fd,
 						   uint64_t off, uint64_t len);
 int			st_io_rename(const struct raft_log_options *opt, int dir_fd,
@@ -164,7 +178,7 @@ int			st_io_rename(const struct raft_log_options *opt, int dir_fd,
  */
 int			st_io_replace_file(const struct raft_log_options *opt, int dir_fd,
 							   const char *name, const void *buf, size_t len,
-							   const char **step);
+							   const char **step, struct st_sync_time *t);
 
 /*
  * Reads dir/name whole (at most max bytes).  0, ENOENT, EFBIG, or an errno.
@@ -175,6 +189,7 @@ int			st_io_read_file(int dir_fd, const char *name, size_t max,
 
 /* append.c */
 int			st_seg_create(struct raft_log *log, raft_index first);
+int			st_refuse_inflight(struct raft_log *log);	/* RAFT_EINVAL if a sync is */
 
 /* truncate.c */
 int			st_log_remove_all(struct raft_log *log);

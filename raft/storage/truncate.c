@@ -53,7 +53,7 @@ remove_last_segment(struct raft_log *log)
 	if (unlinkat(log->dir_fd, name, 0) != 0 && errno != ENOENT)
 		return fail_io(log, errno, "remove", seg->first);
 	log->n_segs--;
-	if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
+	if ((err = st_io_dirsync(&log->opt, log->dir_fd, &log->sync_time)) != 0)
 		return fail_io(log, err, "fsync the directory after removing", seg->first);
 	log->dir_syncs++;
 	return RAFT_OK;
@@ -133,7 +133,7 @@ cut_last_segment(struct raft_log *log, raft_index index, uint64_t offset)
 		st_io_allocate(&log->opt, log->seg_fd, offset,
 					   log->opt.segment_bytes - offset) == 0)
 		log->seg_file_size = log->opt.segment_bytes;
-	if ((err = st_io_fsync(&log->opt, log->seg_fd)) != 0)
+	if ((err = st_io_fsync(&log->opt, log->seg_fd, &log->sync_time)) != 0)
 		return fail_io(log, err, "fsync", seg->first);
 	log->data_syncs++;
 	seg->last = index - 1;
@@ -150,6 +150,8 @@ raft_log_truncate(struct raft_log *log, raft_index from)
 
 	if (log->broken)
 		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+	if (log->sync_inflight)
+		return st_refuse_inflight(log);
 	if (from == 0 || from <= log->hard_state.commit || from <= log->snap_index)
 		return st_log_fail(log, RAFT_EINVAL,
 						   "refusing to truncate from %llu: entries up to %llu are committed",
@@ -197,6 +199,8 @@ raft_log_compact(struct raft_log *log, raft_index index)
 
 	if (log->broken)
 		return st_log_fail(log, RAFT_EIO, "log unusable after an earlier failure: reopen it");
+	if (log->sync_inflight)
+		return st_refuse_inflight(log);
 	if (index > log->snap_index)
 		return st_log_fail(log, RAFT_EINVAL,
 						   "refusing to compact to %llu: the snapshot ends at %llu",
@@ -235,7 +239,7 @@ raft_log_compact(struct raft_log *log, raft_index index)
 		log->n_runs -= r;
 	}
 	log->dir_dirty = true;
-	if ((err = st_io_dirsync(&log->opt, log->dir_fd)) != 0)
+	if ((err = st_io_dirsync(&log->opt, log->dir_fd, &log->sync_time)) != 0)
 	{
 		char		es[128];
 
