@@ -14,14 +14,27 @@
  *     if (raft_has_ready(r)) {
  *         raft_ready(r, &rd);
  *         1. if rd.snapshot: persist it, then restore the state machine;
- *         2. persist rd.hard_state (if rd.hard_state_changed) and
- *            rd.entries (if the first entry's index is <= the last index
- *            on disk, truncate the log from there first) — durably;
- *         3. send rd.messages (only now: they may depend on step 2);
- *         4. apply rd.committed in order;
- *         5. hand rd.reads to whoever waits on them;
- *         6. raft_advance(r, &rd);
+ *         2. if rd.hard_state's term or vote changed: persist the hard
+ *            state durably, now (commit alone need not be durable, §3.8:
+ *            a restarted node re-learns it; raft_load clamps it);
+ *         3. write rd.entries (if the first entry's index is <= the last
+ *            index on disk, truncate the log from there first) and start
+ *            making them durable;
+ *         4. send the messages for which raft_message_waits_for_sync is
+ *            false: the leader's AppendEntries and heartbeats go out while
+ *            its own write is in flight (§10.2.1);
+ *         5. once the entries are durable: send the other messages
+ *            (acknowledgements, votes), apply rd.committed in order, hand
+ *            rd.reads to whoever waits on them;
+ *         6. raft_advance(r, &rd): only now does a leader count its own
+ *            new entries towards commit.
  *     }
+ *
+ * While step 3's write is in flight the host keeps calling raft_step,
+ * raft_tick, raft_propose and the other inputs; it takes the next ready
+ * only after raft_advance, so what arrived meanwhile is written with the
+ * next batch (group commit).  A host that does steps 2 to 5 in one go
+ * (write, sync, send everything) is also correct, only slower.
  *
  * Everything a ready points to belongs to the core and stays valid until
  * raft_advance.  Inputs are copied: the caller may free what it passed in
@@ -384,6 +397,16 @@ struct raft_ready
 	uint32_t	n_reads;
 	const struct raft_read_state *reads;
 };
+
+/*
+ * True if m may leave only once the writes of the ready it came in are
+ * durable (step 5 above): it acknowledges entries (APPEND_RESP), or asks
+ * for or grants a vote the hard state records (VOTE, VOTE_RESP).  The rest
+ * (APPEND, HEARTBEAT and their answers, SNAPSHOT, TIMEOUT_NOW, pre-votes,
+ * forwarded proposals and reads) depend only on term and vote, which step 2
+ * made durable, and may go out before the entries are (step 4).
+ */
+bool		raft_message_waits_for_sync(const struct raft_message *m);
 
 bool		raft_has_ready(const struct raft *r);
 void		raft_ready(struct raft *r, struct raft_ready *rd);

@@ -8,7 +8,9 @@
  * stays valid until raft_advance: entry data is referenced, messages are
  * moved out of the outbox.  Asking again before raft_advance returns the
  * same ready.  raft_advance tells the core what is now durable: only then
- * does the leader count its own entries towards commit (§10.2.1).
+ * does the leader count its own entries towards commit (§10.2.1), so the
+ * host may send the leader's appends before its own write is done
+ * (raft_message_waits_for_sync names the messages that must wait).
  */
 #include "core.h"
 
@@ -33,6 +35,20 @@ committed_to(const struct raft *r)
 	if (to >= from && to - from + 1 > RAFT_MAX_READY_COMMITTED)
 		to = from + RAFT_MAX_READY_COMMITTED - 1;
 	return to;
+}
+
+bool
+raft_message_waits_for_sync(const struct raft_message *m)
+{
+	switch (m->type)
+	{
+		case RAFT_MSG_APPEND_RESP:
+		case RAFT_MSG_VOTE:
+		case RAFT_MSG_VOTE_RESP:
+			return true;
+		default:
+			return false;
+	}
 }
 
 bool
