@@ -64,9 +64,10 @@ else
 	$(B)/sim/raft-sim --seeds $(SEEDS) $(SIM_ARGS)
 endif
 
-# Cores built with one rule broken on purpose (see raft/core: RAFT_BUG_*).
+# Cores built with one rule broken on purpose (see raft/core: RAFT_BUG_*),
+# and a host that breaks raft.h's loop (regress/sim/sim_host.c).
 # The simulator must report a violation for each.
-SIM_BUGS := COMMIT_OLD_TERMS DOUBLE_VOTE
+SIM_BUGS := COMMIT_OLD_TERMS DOUBLE_VOTE HOST_SENDS_ALL_EARLY
 $(B)/sim/raft-sim-bug-%: $(SIM_SRCS) $(CORE_SRCS) $(RAFT_HDRS)
 	@mkdir -p $(dir $@)
 	$(RAFT_CC) $(RAFT_CFLAGS) -DRAFT_BUG_$* $(RAFT_INC) -Iregress/sim $(SIM_SRCS) $(CORE_SRCS) -o $@

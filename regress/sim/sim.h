@@ -380,6 +380,7 @@ struct sim_stats
 	uint64_t completeness_checks;
 	uint64_t commit_rule_checks;
 	uint64_t applied; /* highest index applied anywhere */
+	uint64_t early_sends; /* messages sent before their ready's sync */
 };
 
 enum sim_phase
@@ -415,6 +416,8 @@ struct sim
 	unsigned sync_delay_max_ms;
 	unsigned sync_stall_10k; /* a sync stalls 50..400 ms */
 	bool report_unreachable; /* the transport tells of cut-off peers */
+	bool early_send;  /* messages that need no sync leave before it (§10.2.1) */
+	bool lazy_commit; /* hard state saved only when term or vote change (§3.8) */
 	struct sim_net_options net_base;
 	uint64_t fault_end; /* ms: faults stop, everything heals */
 	unsigned crash_10k; /* per scheduler tick */

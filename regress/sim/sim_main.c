@@ -293,6 +293,7 @@ main(int argc, char **argv)
 		sum.leaders += o.stats.leaders;
 		sum.completeness_checks += o.stats.completeness_checks;
 		sum.commit_rule_checks += o.stats.commit_rule_checks;
+		sum.early_sends += o.stats.early_sends;
 		if (!o.violated && (replay_all || (!one && k % 100 == 0)))
 		{
 			struct sim_config again = cfg;
@@ -327,12 +328,13 @@ main(int argc, char **argv)
 				   "%llu config changes, %llu transfers, %llu snapshots "
 				   "installed, %llu reads answered, %llu leaders elected; "
 				   "checked leader completeness %llu times, the commit rule "
-				   "%llu times\n",
+				   "%llu times; %llu messages sent before their ready's "
+				   "sync\n",
 				   ULL(sum.proposals), ULL(sum.crashes), ULL(sum.partitions),
 				   ULL(sum.config_changes), ULL(sum.transfers),
 				   ULL(sum.snapshots_installed), ULL(sum.reads_answered),
 				   ULL(sum.leaders), ULL(sum.completeness_checks),
-				   ULL(sum.commit_rule_checks));
+				   ULL(sum.commit_rule_checks), ULL(sum.early_sends));
 		if (replayed)
 			printf("sim: %llu seeds replayed, %llu with a different trace\n",
 				   ULL(replayed), ULL(replay_diffs));

@@ -199,6 +199,8 @@ choose(struct sim *s)
 	s->propose_10k = (unsigned) sim_rng_range(g, 500, 5000);
 	s->read_10k = (unsigned) sim_rng_range(g, 0, 2000);
 	s->compact_10k = (unsigned) PICK(g, 0, 50, 300, 1000);
+	s->early_send = sim_rng_chance(g, 7500);
+	s->lazy_commit = sim_rng_chance(g, 7500);
 }
 
 void
@@ -356,6 +358,12 @@ sim_run(struct sim *s)
 			   s->net_base.reorder ? "reordering" : "fifo",
 			   s->net_base.capacity, s->sync_delay_max_ms, s->sync_stall_10k,
 			   s->max_msg_bytes, s->max_inflight, s->payload_max);
+	sim_tracef(s,
+			   "  host: %s; hard state saved %s",
+			   s->early_send ? "appends sent before the sync"
+							 : "every message after the sync",
+			   s->lazy_commit ? "when term or vote change"
+							  : "whenever it changes");
 	sim_tracef(s,
 			   "  faults (%s; chance per tick in 1/10000): crash %u, "
 			   "partition %u, loss burst %u, membership %u, transfer %u; "
