@@ -234,11 +234,16 @@ run(const char *dir, unsigned proposers, double seconds, size_t size)
 	raft_log_get_info(b.log, &info1);
 
 	printf("proposers=%u appends/s=%.0f fsyncs/s=%.0f entries/fsync=%.1f "
-		   "avg_latency_us=%.0f entry_bytes=%zu (file syncs incl. segment creation: %llu, dir syncs: %llu)\n",
+		   "avg_latency_us=%.0f entry_bytes=%zu fsync_avg_us=%.0f fsync_max_us=%llu "
+		   "(file syncs incl. segment creation: %llu, dir syncs: %llu)\n",
 		   proposers, (double) appended / elapsed, (double) syncs / elapsed,
 		   syncs > 0 ? (double) appended / (double) syncs : 0.0,
 		   b.latency_n > 0 ? b.latency_sum_us / (double) b.latency_n : 0.0,
 		   size,
+		   info1.data_syncs + info1.dir_syncs > info0.data_syncs + info0.dir_syncs ?
+		   (double) (info1.sync_us_total - info0.sync_us_total) /
+		   (double) (info1.data_syncs + info1.dir_syncs - info0.data_syncs - info0.dir_syncs) : 0.0,
+		   (unsigned long long) info1.sync_us_max,
 		   (unsigned long long) (info1.data_syncs - info0.data_syncs),
 		   (unsigned long long) (info1.dir_syncs - info0.dir_syncs));
 	fflush(stdout);

@@ -5,8 +5,9 @@
  * ticks, requests from the slots, readies.  It never runs SQL and never
  * waits for the applier, so a long statement cannot stop heartbeats.
  *
- * The storage sync inside a ready (fdatasync) blocks the loop for its
- * duration; moving it to libuv's thread pool is a later step.
+ * The log's fdatasync runs in libuv's thread pool (worker_ready.c): while
+ * it runs, the loop keeps receiving, ticking and taking requests, and the
+ * next ready waits for it (group commit).
  *
  * libuv callbacks (transport messages, logs) never ereport: they step the
  * core (plain C) or queue a line that the loop logs afterwards.
@@ -208,6 +209,7 @@ start_core(PgRaftWorker *w)
 					 errmsg("could not load the Raft state from \"%s\": %s",
 							PGRAFT_LOG_DIR, raft_strerror(rc))));
 		}
+		w->saved_hs = loaded.hard_state;
 		pgraft_compact_note_loaded(w, &loaded);
 		/* the tables may not have reached it (a crash during an install) */
 		if (loaded.snapshot.index > 0)
@@ -279,6 +281,8 @@ worker_exit(int code, Datum arg)
 	if (w == NULL)
 		return;
 	pgraft_queue_detach(w);
+	/* the thread pool lets go of the log's file before it is closed */
+	pgraft_worker_wait_sync(w);
 	if (w->transport && !w->transport_closed)
 	{
 		int			rounds = 0;
@@ -310,6 +314,8 @@ publish_status(PgRaftWorker *w)
 	raft_get_status(w->raft, &st);
 	raft_log_get_info(w->log, &info);
 	w->counters.fsyncs = info.data_syncs + info.dir_syncs;
+	w->counters.fsync_us_total = info.sync_us_total;
+	w->counters.fsync_us_max = info.sync_us_max;
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 	pgraft_shared->status = st;
 	pgraft_shared->counters = w->counters;
@@ -480,7 +486,6 @@ pgraft_worker_main(Datum main_arg)
 		pgraft_worker_take_requests(w);
 		pgraft_worker_handle_ready(w);
 		pgraft_queue_pump(w);
-		pgraft_worker_maybe_compact(w);
 		publish_status(w);
 		flush_log_lines(w);
 		MemoryContextSwitchTo(TopMemoryContext);

@@ -1,7 +1,8 @@
 /*
  * extension/worker.h — the Raft worker's state, shared by its files:
  *   worker.c              main, signals, start-up and shut-down, the loop
- *   worker_ready.c        carrying out a ready in the order raft.h gives
+ *   worker_ready.c        carrying out a ready in the order raft.h gives,
+ *                         the log's fdatasync in libuv's thread pool
  *   worker_requests.c     request slots -> core, read states -> slots
  *   worker_apply_queue.c  committed entries -> the applier (shm_mq)
  *   worker_config.c       settings parsing and checks
@@ -74,6 +75,20 @@ typedef struct PgRaftWorker
 
 	PgRaftCounters counters;	/* published with the status */
 
+	/*
+	 * The ready being carried out (worker_ready.c): taken, its fdatasync
+	 * in libuv's thread pool, not yet advanced.
+	 */
+	bool		rd_active;
+	struct raft_ready rd;
+	bool		sync_begun;		/* raft_log_sync_begin done, finish due */
+	bool		sync_inflight;	/* sync_req queued, not yet completed */
+	int			sync_status;	/* of the thread pool request */
+	bool		sync_pool_started;
+	uv_work_t	sync_req;
+	struct raft_log_sync sync_job;
+	struct raft_hard_state saved_hs;	/* as last saved: term, vote, commit */
+
 	/* at or after the latest CONFIG entry persisted (worker_compact.c) */
 	raft_index	last_config_index;
 } PgRaftWorker;
@@ -84,6 +99,7 @@ extern unsigned pgraft_worker_election_ticks(void);
 
 /* worker_ready.c */
 extern void pgraft_worker_handle_ready(PgRaftWorker *w);
+extern void pgraft_worker_wait_sync(PgRaftWorker *w);
 extern void pgraft_worker_sync_peers(PgRaftWorker *w);
 
 /* worker_requests.c */
