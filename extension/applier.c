@@ -9,11 +9,14 @@
  * entry that is not the next one is a bug, so it stops and re-synchronises
  * rather than apply out of order.
  *
- * When idle it installs a snapshot the worker received (snapshot_install.c).
+ * When idle it installs a snapshot the worker received (snapshot_install.c),
+ * and publishes the durable applied index once the WAL flush passed its
+ * asynchronous commits (applier_batch.c).
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -29,6 +32,7 @@
 #include "applier.h"
 #include "shmem.h"
 #include "snapshot.h"
+#include "statement.h"
 
 PGDLLEXPORT void pgraft_applier_main(Datum main_arg);
 
@@ -126,8 +130,10 @@ attach_queue(uint64 *applied_p)
 		applied = published;
 	}
 	pg_atomic_write_u64(&pgraft_shared->applied_index, applied);
+	pgraft_durable_reset(applied);
 	ConditionVariableBroadcast(&pgraft_shared->applied_cv);
 	*applied_p = applied;
+	pgraft_statement_cache_reset();
 
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 	pgraft_shared->applier_pid = MyProcPid;
@@ -235,6 +241,13 @@ pgraft_applier_main(Datum main_arg)
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
 
+	/*
+	 * The entries are durable in the Raft log already: a commit lost in a
+	 * crash is applied again from there (applier_batch.c tracks what is
+	 * durable, and compaction waits for it).
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "pg_raft apply batch",
 									  ALLOCSET_DEFAULT_SIZES);
 	batch = MemoryContextAllocZero(TopMemoryContext, sizeof(PgRaftApplyBatch));
@@ -280,7 +293,13 @@ pgraft_applier_main(Datum main_arg)
 				uint64		now_applied = pgraft_restore_if_needed(expected - 1);
 
 				if (now_applied >= expected)
+				{
+					/* its transaction committed asynchronously too */
+					pgraft_durable_note(now_applied, GetXLogInsertRecPtr());
 					expected = now_applied + 1;
+				}
+				else if (pgraft_durable_advance(PGRAFT_DURABLE_FLUSH_MS))
+					sleep_ms(PGRAFT_DURABLE_CHECK_MS);
 				else
 					sleep_ms(PGRAFT_APPLY_RETRY_MS);
 			}

@@ -8,6 +8,8 @@
 
 #include "postgres.h"
 
+#include "access/xlogdefs.h"
+
 #include "shmem.h"
 
 #define PGRAFT_APPLY_BATCH_ENTRIES 128
@@ -39,7 +41,23 @@ typedef struct PgRaftApplyBatch
  */
 extern bool pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt);
 
-/* The durable applied index, or -1 if raft.applied does not exist. */
+/*
+ * The durable applied index (pgraft_shared->durable_applied_index): the
+ * applier commits asynchronously, so an applied index is durable once its
+ * commit record is flushed.  pgraft_durable_note remembers a commit (its
+ * applied index and the end of its commit record); pgraft_durable_advance
+ * publishes what the WAL flush has passed, after XLogFlush if the oldest
+ * waited flush_after_ms already (-1: never flush), and returns whether some
+ * remain; pgraft_durable_reset flushes everything and starts at applied.
+ */
+#define PGRAFT_DURABLE_FLUSH_MS 1000	/* the WAL writer flushes far sooner */
+#define PGRAFT_DURABLE_CHECK_MS 100 /* idle: look again after this */
+
+extern void pgraft_durable_note(uint64 index, XLogRecPtr lsn);
+extern bool pgraft_durable_advance(long flush_after_ms);
+extern void pgraft_durable_reset(uint64 applied);
+
+/* The committed applied index, or -1 if raft.applied does not exist. */
 extern int64 pgraft_read_applied_index(void);
 
 #endif							/* PGRAFT_APPLIER_H */

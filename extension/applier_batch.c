@@ -12,10 +12,19 @@
  * (invariant 3).  Deferred constraints are checked inside the entry's
  * subtransaction (SET CONSTRAINTS ALL IMMEDIATE), so a commit cannot fail
  * for one entry's sake.
+ *
+ * The applier commits with synchronous_commit = off: the entries are
+ * durable in the Raft log on a majority already, and after a crash that
+ * loses the last commits they are applied again from the log (raft.applied
+ * rolls back with their effects).  So the applied index is published
+ * (waiters, raft.exec results) right after commit, and the durable applied
+ * index, past which the log must never be compacted (invariant 2), once
+ * the commit record is flushed: pgraft_durable_note / pgraft_durable_advance.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "utils/lsyscache.h"
 #include "catalog/pg_type_d.h"
@@ -25,6 +34,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "pg_raft.h"
 #include "applier.h"
@@ -245,6 +255,82 @@ publish(uint64 applied, ApplyResult *results, int nresults)
 		SetLatch(worker_latch);
 }
 
+/*
+ * Commits whose record may not be flushed yet, oldest first: (applied
+ * index, end of its commit record).  When full, the newest is overwritten
+ * by the next: the durable index then moves a little later, never wrongly.
+ */
+#define PGRAFT_DURABLE_PENDING 64
+
+typedef struct PendingCommit
+{
+	uint64		index;
+	XLogRecPtr	lsn;
+} PendingCommit;
+
+static PendingCommit pending[PGRAFT_DURABLE_PENDING];
+static int	pending_first = 0;
+static int	pending_n = 0;
+static TimestampTz pending_since = 0;	/* when the oldest was noted */
+
+void
+pgraft_durable_note(uint64 index, XLogRecPtr lsn)
+{
+	int			at;
+
+	if (pending_n == PGRAFT_DURABLE_PENDING)
+		at = (pending_first + pending_n - 1) % PGRAFT_DURABLE_PENDING;
+	else
+	{
+		at = (pending_first + pending_n) % PGRAFT_DURABLE_PENDING;
+		if (pending_n++ == 0)
+			pending_since = GetCurrentTimestamp();
+	}
+	pending[at].index = index;
+	pending[at].lsn = lsn;
+}
+
+bool
+pgraft_durable_advance(long flush_after_ms)
+{
+	XLogRecPtr	flushed;
+	uint64		durable = 0;
+
+	if (pending_n == 0)
+		return false;
+	if (flush_after_ms >= 0 &&
+		TimestampDifferenceExceeds(pending_since, GetCurrentTimestamp(),
+								   (int) flush_after_ms))
+	{
+		PendingCommit *newest = &pending[(pending_first + pending_n - 1) %
+										 PGRAFT_DURABLE_PENDING];
+
+		XLogFlush(newest->lsn);
+	}
+	flushed = GetFlushRecPtr(NULL);
+	while (pending_n > 0 && pending[pending_first].lsn <= flushed)
+	{
+		durable = pending[pending_first].index;
+		pending_first = (pending_first + 1) % PGRAFT_DURABLE_PENDING;
+		pending_n--;
+	}
+	if (durable > 0)
+	{
+		pg_atomic_write_u64(&pgraft_shared->durable_applied_index, durable);
+		pending_since = GetCurrentTimestamp();	/* of the new oldest, or later */
+	}
+	return pending_n > 0;
+}
+
+void
+pgraft_durable_reset(uint64 applied)
+{
+	/* what earlier appliers committed, possibly not flushed yet */
+	XLogFlush(GetXLogInsertRecPtr());
+	pending_first = pending_n = 0;
+	pg_atomic_write_u64(&pgraft_shared->durable_applied_index, applied);
+}
+
 bool
 pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt)
 {
@@ -310,6 +396,8 @@ pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt)
 
 	if (!ok)
 		return false;
+	pgraft_durable_note(last->index, XactLastCommitEnd);
 	publish(last->index, results, nresults);
+	(void) pgraft_durable_advance(PGRAFT_DURABLE_FLUSH_MS);
 	return true;
 }

@@ -85,6 +85,12 @@ extern PgRaftStatementKind pgraft_check_statement(const PgRaftStatement *stmt);
  */
 extern uint64 pgraft_apply_statement(const PgRaftStatement *stmt);
 
+/*
+ * statement_cache.c: forgets the applier's prepared plans (they are
+ * process-local; a new applier starts without them anyway).
+ */
+extern void pgraft_statement_cache_reset(void);
+
 /* Encoding of a statement as the data of a Raft entry (palloc'd). */
 extern bytea *pgraft_encode_statement(const PgRaftStatement *stmt);
 /* Returns false (and leaves *stmt undefined) on malformed input. */

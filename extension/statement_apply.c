@@ -43,25 +43,42 @@
 
 #include "statement_internal.h"
 
-/* Executes the SQL through SPI; returns the rows processed. */
+static bool
+is_dml(Node *parsetree)
+{
+	return IsA(parsetree, InsertStmt) || IsA(parsetree, UpdateStmt) ||
+		IsA(parsetree, DeleteStmt);
+}
+
+/*
+ * Executes the statement through SPI; returns the rows processed.  DML
+ * runs from a prepared plan (statement_cache.c): *cp is the cached one
+ * found for this statement, or NULL; a plan made here is cached.  Errors
+ * come in the same order as a one-shot SPI_execute_with_args would raise
+ * them: parameter types, parameter values, analysis, execution.
+ */
 static uint64
-run_statement(const PgRaftStatement *stmt)
+run_statement(const PgRaftStatement *stmt, Oid roleid, Node *parsetree,
+			  PgRaftCachedPlan *cp)
 {
 	uint64		processed;
 	int			ret;
+	Oid		   *types = NULL;
+	Datum	   *values = NULL;
+	char	   *nulls = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "pg_raft: SPI_connect failed");
 
 	if (stmt->nargs > 0)
 	{
-		Oid		   *types = palloc(sizeof(Oid) * stmt->nargs);
-		Datum	   *values = palloc(sizeof(Datum) * stmt->nargs);
-		char	   *nulls = palloc(sizeof(char) * stmt->nargs);
+		types = palloc(sizeof(Oid) * stmt->nargs);
+		values = palloc(sizeof(Datum) * stmt->nargs);
+		nulls = palloc(sizeof(char) * stmt->nargs);
 
 		for (int i = 0; i < stmt->nargs; i++)
 		{
-			types[i] = pgraft_parameter_type(stmt->argtypes[i]);
+			types[i] = pgraft_cached_parameter_type(stmt->argtypes[i]);
 			if (stmt->argvalues[i] == NULL)
 			{
 				values[i] = (Datum) 0;
@@ -78,9 +95,21 @@ run_statement(const PgRaftStatement *stmt)
 				nulls[i] = ' ';
 			}
 		}
+	}
+
+	if (is_dml(parsetree))
+	{
+		SPIPlanPtr	plan = cp ? pgraft_cached_spi_plan(cp, types) : NULL;
+
+		if (plan == NULL)
+			plan = pgraft_cached_spi_plan(pgraft_plan_cache_add(stmt, roleid, types,
+																parsetree, cp),
+										  types);
+		ret = SPI_execute_plan(plan, values, nulls, false, 0);
+	}
+	else if (stmt->nargs > 0)
 		ret = SPI_execute_with_args(stmt->sql, stmt->nargs, types, values,
 									nulls, false, 0);
-	}
 	else
 		ret = SPI_execute(stmt->sql, false, 0);
 
@@ -90,6 +119,29 @@ run_statement(const PgRaftStatement *stmt)
 	processed = SPI_processed;
 	SPI_finish();
 	return processed;
+}
+
+/*
+ * The proposer's settings, for this statement only (the caller's
+ * AtEOXact_GUC restores them).  A setting that has the value already is
+ * not set again: setting some (timezone_abbreviations, TimeZone) reads
+ * files or parses them, and usually the proposer's are the applier's.
+ */
+static void
+apply_settings(const PgRaftStatement *stmt)
+{
+	for (int i = 0; i < stmt->nsettings; i++)
+	{
+		const char *current = GetConfigOption(stmt->setting_names[i], true, false);
+
+		/* the value as pgraft_encode_statement reads it: same text, same value */
+		if (current != NULL && strcmp(current, stmt->setting_values[i]) == 0)
+			continue;
+		(void) set_config_option(stmt->setting_names[i],
+								 stmt->setting_values[i],
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
 }
 
 /* The table a statement works on must still be replicated. */
@@ -189,6 +241,7 @@ pgraft_apply_statement(const PgRaftStatement *stmt)
 	Node	   *parsetree;
 	RangeVar   *created;
 	uint64		processed = 0;
+	PgRaftCachedPlan *cp;
 
 	/*
 	 * Roles are not replicated: the role must exist on every server.  If it
@@ -208,21 +261,26 @@ pgraft_apply_statement(const PgRaftStatement *stmt)
 
 	/* the proposer's settings, for this statement only */
 	save_nestlevel = NewGUCNestLevel();
-	for (int i = 0; i < stmt->nsettings; i++)
-		(void) set_config_option(stmt->setting_names[i],
-								 stmt->setting_values[i],
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+	apply_settings(stmt);
 
-	/* parsed again under those settings (standard_conforming_strings) */
-	raw_list = raw_parser(stmt->sql, RAW_PARSE_DEFAULT);
-	if (list_length(raw_list) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a replicated statement must be exactly one SQL statement"),
-				 errdetail("The entry holds %d statements.",
-						   list_length(raw_list))));
-	parsetree = linitial_node(RawStmt, raw_list)->stmt;
+	/*
+	 * Parsed again under those settings (standard_conforming_strings); or
+	 * parsed before, under the same settings, with a prepared plan.
+	 */
+	cp = pgraft_plan_cache_lookup(stmt, roleid);
+	if (cp != NULL)
+		parsetree = pgraft_cached_parsetree(cp);
+	else
+	{
+		raw_list = raw_parser(stmt->sql, RAW_PARSE_DEFAULT);
+		if (list_length(raw_list) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a replicated statement must be exactly one SQL statement"),
+					 errdetail("The entry holds %d statements.",
+							   list_length(raw_list))));
+		parsetree = linitial_node(RawStmt, raw_list)->stmt;
+	}
 
 	/*
 	 * As the proposer's role, in a security-restricted operation (as index
@@ -242,7 +300,7 @@ pgraft_apply_statement(const PgRaftStatement *stmt)
 	PG_TRY();
 	{
 		created = before_statement(parsetree);
-		processed = run_statement(stmt);
+		processed = run_statement(stmt, roleid, parsetree, cp);
 		/* found with the same search_path ("$user" is this role) */
 		if (created != NULL)
 			pgraft_register_table(RangeVarGetRelid(created, NoLock, false));

@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_namespace.h"
+#include "executor/spi.h"
 #include "catalog/pg_proc.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -64,6 +65,23 @@ extern void pgraft_check_ddl(RawStmt *raw, const PgRaftStatement *stmt);
 /* statement_check_ddl.c: a replicated table named by rv, or an ERROR. */
 extern Oid	pgraft_replicated_table(RangeVar *rv, bool missing_ok,
 									const char *what);
+
+/*
+ * statement_cache.c: the applier's prepared plans of replicated DML and
+ * resolved parameter types (see there for what keys a plan).
+ */
+typedef struct PgRaftCachedPlan PgRaftCachedPlan;
+
+extern Oid	pgraft_cached_parameter_type(const char *name);
+extern PgRaftCachedPlan *pgraft_plan_cache_lookup(const PgRaftStatement *stmt,
+												  Oid roleid);
+extern PgRaftCachedPlan *pgraft_plan_cache_add(const PgRaftStatement *stmt,
+											   Oid roleid, const Oid *types,
+											   Node *parsetree,
+											   PgRaftCachedPlan *stale);
+extern Node *pgraft_cached_parsetree(PgRaftCachedPlan *cp);
+extern SPIPlanPtr pgraft_cached_spi_plan(PgRaftCachedPlan *cp,
+										  const Oid *types);
 
 /* catalog.c: whether schema nspid holds a replicated table. */
 extern bool pgraft_namespace_has_replicated(Oid nspid);

@@ -10,10 +10,12 @@
  *
  * Once the applier has durably applied more than pg_raft.log_keep_entries
  * entries past the last snapshot, the worker compacts up to
- * applied - keep: raft_compact (the core forgets the entries), then
+ * durably applied - keep: raft_compact (the core forgets the entries), then
  * raft_log_save_snapshot and raft_log_compact (the log drops whole
  * segments).  Never past the durably applied index, which the applier
- * publishes only after its commit (DESIGN.md invariant 2).
+ * publishes once its (asynchronous) commit is flushed
+ * (durable_applied_index; DESIGN.md invariant 2): a crash can lose the
+ * last applied entries, which are then applied again from the log.
  *
  * The configuration in force at the compaction index must go into the
  * snapshot.  The worker knows the latest configuration in the log (the
@@ -60,7 +62,7 @@ pgraft_compact_note_loaded(PgRaftWorker *w, const struct raft_log_loaded *l)
 void
 pgraft_worker_maybe_compact(PgRaftWorker *w)
 {
-	uint64		applied = pg_atomic_read_u64(&pgraft_shared->applied_index);
+	uint64		applied = pg_atomic_read_u64(&pgraft_shared->durable_applied_index);
 	uint64		keep = (uint64) pgraft_log_keep_entries;
 	struct raft_status *st;
 	struct raft_snapshot snap;
