@@ -90,6 +90,64 @@ SELECT raft.exec('DROP TABLE events');
 SELECT r.relid FROM raft.replicated_tables r JOIN pg_class c ON c.oid = r.relid
 	WHERE c.relnamespace = 'apply_s'::regnamespace ORDER BY 1;
 
+-- The applier keeps prepared plans of repeated statements
+-- (statement_cache.c); whatever happened in between, a repeated statement
+-- does what it would do the first time.  DDL between repeats:
+SELECT raft.exec('CREATE TABLE counts (k int PRIMARY KEY, n int NOT NULL)');
+SELECT raft.exec('INSERT INTO counts VALUES ($1, $2)', i, 0) FROM generate_series(1, 3) i;
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SELECT raft.exec('ALTER TABLE counts ADD COLUMN note text DEFAULT ''added''');
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SELECT raft.exec('INSERT INTO counts VALUES ($1, $2)', 4, 0);
+SELECT raft.exec('ALTER TABLE counts RENAME COLUMN n TO m');
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SELECT raft.exec('ALTER TABLE counts RENAME COLUMN m TO n');
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SELECT raft.exec('DROP TABLE counts');
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SELECT raft.exec('CREATE TABLE counts (k bigint PRIMARY KEY, n numeric NOT NULL DEFAULT 10)');
+SELECT raft.exec('INSERT INTO counts VALUES ($1, $2)', 1, 0);
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SELECT * FROM counts ORDER BY k;
+-- An error is the result of that entry only, the next repeat works.
+SELECT raft.exec('UPDATE counts SET n = n / $2 WHERE k = $1', 1, 0);
+SELECT raft.exec('UPDATE counts SET n = n / $2 WHERE k = $1', 1, 2);
+-- The same text under another search_path names another table.
+RESET ROLE;
+CREATE SCHEMA apply_t AUTHORIZATION regress_pgraft_app;
+SET ROLE regress_pgraft_app;
+SELECT raft.exec('CREATE TABLE apply_t.counts (k int PRIMARY KEY, n int NOT NULL)');
+SET search_path = apply_t, apply_s;
+SELECT raft.exec('INSERT INTO counts VALUES ($1, $2)', 1, 100);
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SET search_path = apply_s, public;
+SELECT raft.exec('UPDATE counts SET n = n + 1 WHERE k = $1', 1);
+SELECT 'apply_s' AS s, k, n FROM apply_s.counts UNION ALL
+	SELECT 'apply_t', k, n FROM apply_t.counts ORDER BY 1, 2;
+-- ... and under another role, it runs as that role.
+SELECT raft.exec('ALTER TABLE counts ADD COLUMN who text');
+SELECT raft.exec('GRANT SELECT, UPDATE ON counts TO regress_pgraft_other');
+SELECT raft.exec('UPDATE apply_s.counts SET who = current_user WHERE k = $1', 1);
+SELECT who FROM counts;
+SET ROLE regress_pgraft_other;
+SELECT raft.exec('UPDATE apply_s.counts SET who = current_user WHERE k = $1', 1);
+SET ROLE regress_pgraft_app;
+SELECT who FROM counts;
+-- ... and under another DateStyle, literals read otherwise.
+SELECT raft.exec('ALTER TABLE counts ADD COLUMN d date');
+SET DateStyle = 'ISO, DMY';
+SELECT raft.exec('UPDATE counts SET d = ''01/02/2024'' WHERE k = $1', 1);
+SELECT d FROM counts;
+SET DateStyle = 'ISO, MDY';
+SELECT raft.exec('UPDATE counts SET d = ''01/02/2024'' WHERE k = $1', 1);
+SELECT d FROM counts;
+RESET DateStyle;
+SELECT raft.exec('DROP TABLE apply_t.counts');
+SELECT raft.exec('DROP TABLE counts');
+RESET ROLE;
+DROP SCHEMA apply_t;
+SET ROLE regress_pgraft_app;
+
 -- CREATE TABLE IF NOT EXISTS of a replicated table does nothing.
 SELECT raft.exec('CREATE TABLE IF NOT EXISTS notes (id int)');
 SELECT count(*) AS notes_rows FROM notes;
