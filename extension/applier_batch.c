@@ -331,6 +331,9 @@ pgraft_durable_reset(uint64 applied)
 	pg_atomic_write_u64(&pgraft_shared->durable_applied_index, applied);
 }
 
+/* UPDATE raft.applied, kept for the applier's life */
+static SPIPlanPtr record_applied_plan = NULL;
+
 bool
 pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt)
 {
@@ -367,10 +370,22 @@ pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt)
 		}
 		if (ok)
 		{
+			/* prepared once; revalidated if the extension is created again */
+			if (record_applied_plan == NULL)
+			{
+				SPIPlanPtr	plan = SPI_prepare("UPDATE raft.applied SET applied_index = $1, applied_term = $2",
+											   2, argtypes);
+
+				if (plan == NULL || SPI_keepplan(plan) != 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INTERNAL_ERROR),
+							 errmsg("could not prepare the update of raft.applied: %s",
+									SPI_result_code_string(SPI_result))));
+				record_applied_plan = plan;
+			}
 			values[0] = Int64GetDatum((int64) last->index);
 			values[1] = Int64GetDatum((int64) last->term);
-			rc = SPI_execute_with_args("UPDATE raft.applied SET applied_index = $1, applied_term = $2",
-									   2, argtypes, values, NULL, false, 0);
+			rc = SPI_execute_plan(record_applied_plan, values, NULL, false, 0);
 			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
