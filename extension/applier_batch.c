@@ -119,6 +119,28 @@ copy_error(ApplyResult *r, ErrorData *ed)
 	strlcpy(r->errhint, ed->hint ? ed->hint : "", sizeof(r->errhint));
 }
 
+/* Statements of the applier's own, prepared once for its life. */
+static SPIPlanPtr all_immediate_plan = NULL;
+static SPIPlanPtr record_applied_plan = NULL;
+
+/* *plan, prepared and kept first if need be (in an SPI connection). */
+static SPIPlanPtr
+kept_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL || SPI_keepplan(p) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("pg_raft: could not prepare \"%s\": %s", sql,
+							SPI_result_code_string(SPI_result))));
+		*plan = p;
+	}
+	return *plan;
+}
+
 /*
  * Applies one command entry in a subtransaction.  Returns false on a
  * transient error (the caller aborts the batch); otherwise fills *r when
@@ -152,7 +174,9 @@ apply_command(PgRaftApplyEntry *e, ApplyResult *r, bool *mine, MemoryContext cxt
 	PG_TRY();
 	{
 		r->rows = pgraft_apply_statement(&stmt);
-		if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
+		if (SPI_execute_plan(kept_plan(&all_immediate_plan, "SET CONSTRAINTS ALL IMMEDIATE",
+									   0, NULL),
+							 NULL, NULL, false, 0) != SPI_OK_UTILITY)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not check deferred constraints")));
@@ -331,9 +355,6 @@ pgraft_durable_reset(uint64 applied)
 	pg_atomic_write_u64(&pgraft_shared->durable_applied_index, applied);
 }
 
-/* UPDATE raft.applied, kept for the applier's life */
-static SPIPlanPtr record_applied_plan = NULL;
-
 bool
 pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt)
 {
@@ -370,22 +391,14 @@ pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt)
 		}
 		if (ok)
 		{
-			/* prepared once; revalidated if the extension is created again */
-			if (record_applied_plan == NULL)
-			{
-				SPIPlanPtr	plan = SPI_prepare("UPDATE raft.applied SET applied_index = $1, applied_term = $2",
-											   2, argtypes);
+			/* revalidated if the extension was created again */
+			SPIPlanPtr	plan = kept_plan(&record_applied_plan,
+										 "UPDATE raft.applied SET applied_index = $1, applied_term = $2",
+										 2, argtypes);
 
-				if (plan == NULL || SPI_keepplan(plan) != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_INTERNAL_ERROR),
-							 errmsg("could not prepare the update of raft.applied: %s",
-									SPI_result_code_string(SPI_result))));
-				record_applied_plan = plan;
-			}
 			values[0] = Int64GetDatum((int64) last->index);
 			values[1] = Int64GetDatum((int64) last->term);
-			rc = SPI_execute_plan(record_applied_plan, values, NULL, false, 0);
+			rc = SPI_execute_plan(plan, values, NULL, false, 0);
 			if (rc != SPI_OK_UPDATE || SPI_processed != 1)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
