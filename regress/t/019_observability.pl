@@ -84,8 +84,10 @@ cmp_ok($committed1, '>=', $committed0 + 6, 'committed entries count the writes')
 cmp_ok($fsyncs1, '>', $fsyncs0, 'fsyncs count the log syncs');
 cmp_ok($elections, '>=', 1, 'the leader counts the election it started');
 is(status_field($leader,
-		'fsync_latency_avg_ms >= 0 AND fsync_latency_max_ms >= fsync_latency_avg_ms AND hard_state_saves >= 0'),
-	't', 'the fsync latency and hard state saves are sane');
+		'fsync_latency_avg_ms >= 0 AND fsync_latency_max_ms >= fsync_latency_avg_ms'),
+	't', 'the fsync latency is sane');
+cmp_ok(status_field($leader, 'hard_state_saves'), '>', 0,
+	'the leader saved its term and vote when it was elected');
 
 # a stopped follower falls behind: in entries and in bytes
 my ($lagger, $other) = grep { $_ != $leader } sort $c->ids;
@@ -107,8 +109,10 @@ is(poll_until($leader,
 is(poll_until($leader,
 		"SELECT lag_bytes FROM raft.nodes() WHERE node_id = $other", '0'),
 	'0', "node $other, running, has no lag in bytes");
-cmp_ok(status_field($leader, 'snapshot_index'), '>', $lagger_applied,
-	"the leader compacted past what node $lagger had applied");
+# compaction follows the applier's durable applied index: poll for it
+is(poll_until($leader,
+		"SELECT snapshot_index > $lagger_applied FROM raft.status()", 't'),
+	't', "the leader compacted past what node $lagger had applied");
 
 # restarted, it needs a snapshot; the source refuses it until the role exists
 $c->start($lagger);
