@@ -99,11 +99,18 @@ for my $victim ('follower', 'leader')
 	my $st = $c->status($l);
 	$c->wait_applied($id, $st->{commit});
 	my $before = applied_index($id);
+	my $last_index = $c->status($id)->{last_index};
 	$c->crash($id);
 	$c->start($id);
-	my $resumed = slurp_file($c->node($id)->logfile) =~
-	  /.*applier of database "postgres" resumes after index (\d+)/s ? $1 : -1;
+	my $log = slurp_file($c->node($id)->logfile);
+	my $resumed = $log =~ /.*applier of database "postgres" resumes after index (\d+)/s ? $1 : -1;
+	my $loaded = $log =~ /.*node $id loaded term \d+, commit \d+, (\d+) entries/s ? $1 : -1;
 	note("node $id ($victim) had applied $before; after the crash it resumed after $resumed");
+	# entries up to the snapshot are gone from its log: it must have kept
+	# every entry its tables may have lost
+	my $snapshot = $last_index - $loaded;
+	cmp_ok($snapshot, '<=', $resumed,
+		"node $id: its log was not compacted past what its tables kept ($snapshot <= $resumed)");
 	$leader = $c->wait_for_leader;
 	my $last = $c->status($leader)->{commit};
 	$c->wait_applied($_, $last) for $c->ids;
