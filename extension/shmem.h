@@ -145,6 +145,11 @@ typedef struct PgRaftShared
 	char		restore_conninfo[PGRAFT_CONNINFO_LEN];
 	uint64		restore_attempts;	/* failed fetches of the current one */
 	uint64		restores_done;
+	/* other servers' conninfo, from snapshots and raft.add_node (0: free) */
+	int			known_node[RAFT_MAX_MEMBERS];
+	char		known_conninfo[RAFT_MAX_MEMBERS][PGRAFT_CONNINFO_LEN];
+	int			change_pid;		/* backend in raft.add_node/remove_node */
+	int			change_node;	/* ... and the node it changes */
 
 	PgRaftSlot	slots[PGRAFT_MAX_REQUESTS];
 

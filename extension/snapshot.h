@@ -8,7 +8,9 @@
  *
  * The state machine is the replicated tables, so a snapshot's data is not
  * the tables but the node id and libpq conninfo of a server that has them
- * as of the snapshot's index or later.
+ * as of the snapshot's index or later, followed by the conninfo of other
+ * members the taker knows (from raft.add_node and earlier snapshots):
+ * where to fetch them when that server is unreachable.
  */
 #ifndef PGRAFT_SNAPSHOT_H
 #define PGRAFT_SNAPSHOT_H
@@ -22,7 +24,17 @@ typedef struct PgRaftSnapshotSource
 {
 	int			node_id;
 	char		conninfo[PGRAFT_CONNINFO_LEN];
+	int			n_alt;			/* other servers, in the order given */
+	int			alt_node[RAFT_MAX_MEMBERS];
+	char		alt_conninfo[RAFT_MAX_MEMBERS][PGRAFT_CONNINFO_LEN];
 } PgRaftSnapshotSource;
+
+/*
+ * Remembers (in shared memory) how to reach node's tables; lookup copies
+ * it into conninfo (PGRAFT_CONNINFO_LEN) and returns false if unknown.
+ */
+extern void pgraft_remember_conninfo(int node, const char *conninfo);
+extern bool pgraft_known_conninfo(int node, char *conninfo);
 
 /* This server's conninfo for the others (palloc'd). */
 extern char *pgraft_own_conninfo(void);
@@ -52,10 +64,12 @@ extern uint64 pgraft_restore_if_needed(uint64 applied);
 
 /*
  * snapshot_fetch.c: fetches the replicated tables from the server at
- * conninfo and loads them in one local transaction that also sets
- * raft.applied.  Returns the index loaded (>= min_index), or 0 after a
- * failure (logged; nothing changed here).
+ * conninfo, which must be node (its pg_raft.node_id), and loads them in
+ * one local transaction that also sets raft.applied.  Returns the index
+ * loaded (>= min_index), or 0 after a failure (logged; nothing changed
+ * here); *unreachable tells whether the failure was to connect at all.
  */
-extern uint64 pgraft_snapshot_fetch(const char *conninfo, uint64 min_index);
+extern uint64 pgraft_snapshot_fetch(const char *conninfo, int node,
+									uint64 min_index, bool *unreachable);
 
 #endif							/* PGRAFT_SNAPSHOT_H */

@@ -6,6 +6,14 @@
  * tables as of raft.applied); the data is one line of text:
  *
  *     pg_raft-snapshot 1 node=<id> <libpq conninfo>
+ *     node=<id> <libpq conninfo>          (zero or more lines)
+ *
+ * The first line names the server that took the snapshot; the others
+ * name other members of the configuration whose conninfo the taker knows
+ * (given to raft.add_node, or read in an earlier snapshot's data): the
+ * receiver tries them when the first is unreachable (snapshot_install.c).
+ * What a server knows is kept in shared memory (known_node/conninfo) and
+ * found again after a restart in the snapshot of its own log.
  *
  * The conninfo is pg_raft.conninfo, or, when that is empty, one derived
  * from this server: host of pg_raft.listen_addr, the server's port, and
@@ -13,9 +21,11 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "postmaster/postmaster.h"
 
 #include "pg_raft.h"
+#include "shmem.h"
 #include "snapshot.h"
 #include "worker_config.h"
 
@@ -39,41 +49,131 @@ pgraft_own_conninfo(void)
 }
 
 void
+pgraft_remember_conninfo(int node, const char *conninfo)
+{
+	int			i;
+	int			slot = -1;
+
+	if (node < 1 || conninfo == NULL || conninfo[0] == '\0' ||
+		strchr(conninfo, '\n') != NULL || strlen(conninfo) >= PGRAFT_CONNINFO_LEN)
+		return;
+	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < RAFT_MAX_MEMBERS; i++)
+	{
+		if (pgraft_shared->known_node[i] == node)
+		{
+			slot = i;
+			break;
+		}
+		if (slot < 0 && pgraft_shared->known_node[i] == 0)
+			slot = i;
+	}
+	if (slot < 0)
+	{
+		/* full: drop one that is no longer a member */
+		for (i = 0; i < RAFT_MAX_MEMBERS && slot < 0; i++)
+			if (raft_config_find(&pgraft_shared->status.config,
+								 pgraft_shared->known_node[i]) == NULL)
+				slot = i;
+	}
+	if (slot >= 0)
+	{
+		pgraft_shared->known_node[slot] = node;
+		strlcpy(pgraft_shared->known_conninfo[slot], conninfo, PGRAFT_CONNINFO_LEN);
+	}
+	LWLockRelease(pgraft_shared->lock);
+}
+
+bool
+pgraft_known_conninfo(int node, char *conninfo)
+{
+	int			i;
+	bool		found = false;
+
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	for (i = 0; i < RAFT_MAX_MEMBERS && !found; i++)
+		if (pgraft_shared->known_node[i] == node)
+		{
+			strlcpy(conninfo, pgraft_shared->known_conninfo[i], PGRAFT_CONNINFO_LEN);
+			found = true;
+		}
+	LWLockRelease(pgraft_shared->lock);
+	return found;
+}
+
+void
 pgraft_snapshot_data_build(struct raft_buffer *data)
 {
 	char	   *conninfo = pgraft_own_conninfo();
-	char	   *s;
+	StringInfoData buf;
+	int			i;
 
-	s = psprintf(SNAPSHOT_DATA_MAGIC "%d %s", pgraft_node_id, conninfo);
-	data->base = s;
-	data->len = strlen(s);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, SNAPSHOT_DATA_MAGIC "%d %s", pgraft_node_id, conninfo);
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	for (i = 0; i < RAFT_MAX_MEMBERS; i++)
+	{
+		int			node = pgraft_shared->known_node[i];
+
+		if (node != 0 && node != pgraft_node_id &&
+			raft_config_find(&pgraft_shared->status.config, node) != NULL)
+			appendStringInfo(&buf, "\nnode=%d %s", node, pgraft_shared->known_conninfo[i]);
+	}
+	LWLockRelease(pgraft_shared->lock);
+	data->base = buf.data;
+	data->len = buf.len;
 	pfree(conninfo);
+}
+
+/* "<id> <conninfo>" up to end: false if malformed. */
+static bool
+parse_line(const char *p, const char *end, int *node, char *conninfo)
+{
+	char	   *stop;
+	long		id;
+	size_t		rest;
+
+	errno = 0;
+	id = strtol(p, &stop, 10);
+	if (errno != 0 || stop == p || stop >= end || id < 1 || id > PG_INT32_MAX ||
+		*stop != ' ')
+		return false;
+	stop++;
+	rest = end - stop;
+	if (rest == 0 || rest >= PGRAFT_CONNINFO_LEN || memchr(stop, '\0', rest) != NULL)
+		return false;
+	*node = (int) id;
+	memcpy(conninfo, stop, rest);
+	conninfo[rest] = '\0';
+	return true;
 }
 
 bool
 pgraft_snapshot_data_parse(const struct raft_buffer *data, PgRaftSnapshotSource *src)
 {
 	const char *p;
-	char	   *end;
-	long		id;
+	const char *end;
+	const char *nl;
 	size_t		magic = strlen(SNAPSHOT_DATA_MAGIC);
-	size_t		rest;
 
 	memset(src, 0, sizeof(*src));
 	if (data->base == NULL || data->len <= magic ||
 		memcmp(data->base, SNAPSHOT_DATA_MAGIC, magic) != 0)
 		return false;
 	p = (const char *) data->base + magic;
-	errno = 0;
-	id = strtol(p, &end, 10);
-	if (errno != 0 || end == p || id < 1 || id > PG_INT32_MAX || *end != ' ')
+	end = (const char *) data->base + data->len;
+	nl = memchr(p, '\n', end - p);
+	if (!parse_line(p, nl ? nl : end, &src->node_id, src->conninfo))
 		return false;
-	end++;
-	rest = data->len - (end - (const char *) data->base);
-	if (rest == 0 || rest >= sizeof(src->conninfo) || memchr(end, '\0', rest) != NULL)
-		return false;
-	src->node_id = (int) id;
-	memcpy(src->conninfo, end, rest);
-	src->conninfo[rest] = '\0';
+	while (nl != NULL && src->n_alt < RAFT_MAX_MEMBERS)
+	{
+		p = nl + 1;
+		nl = memchr(p, '\n', end - p);
+		if (end - p <= 5 || memcmp(p, "node=", 5) != 0 ||
+			!parse_line(p + 5, nl ? nl : end, &src->alt_node[src->n_alt],
+						src->alt_conninfo[src->n_alt]))
+			break;				/* the first line is enough */
+		src->n_alt++;
+	}
 	return true;
 }

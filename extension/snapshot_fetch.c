@@ -241,7 +241,8 @@ local_relid(const char *name)
 }
 
 uint64
-pgraft_snapshot_fetch(const char *conninfo, uint64 min_index)
+pgraft_snapshot_fetch(const char *conninfo, int node, uint64 min_index,
+					  bool *unreachable)
 {
 	PGconn	   *volatile conn = NULL;
 	volatile uint64 loaded = 0;
@@ -268,15 +269,28 @@ pgraft_snapshot_fetch(const char *conninfo, uint64 min_index)
 		Datum		values[2];
 
 		MemoryContextSwitchTo(work);
+		*unreachable = true;
 		conn = source_connect(conninfo);
 		if (PQstatus(conn) != CONNECTION_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_FAILURE),
-					 errmsg("pg_raft: could not connect to the snapshot source: %s",
-							PQerrorMessage(conn)),
+					 errmsg("pg_raft: could not connect to the snapshot source node %d: %s",
+							node, PQerrorMessage(conn)),
 					 errhint("Check pg_raft.conninfo on the source and its pg_hba.conf.")));
+		*unreachable = false;
 		for (i = 0; SOURCE_SETUP[i] != NULL; i++)
 			PQclear(source_exec(conn, SOURCE_SETUP[i]));
+
+		/* the server we meant, not another one at that address */
+		res = source_exec(conn, "SELECT current_setting('pg_raft.node_id', true)");
+		if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+			atoi(PQgetvalue(res, 0, 0)) != node)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("pg_raft: the snapshot source at that conninfo is not node %d (pg_raft.node_id: %s)",
+							node, PQgetisnull(res, 0, 0) ? "none" : PQgetvalue(res, 0, 0)),
+					 errhint("Check pg_raft.conninfo on node %d, or the conninfo given to raft.add_node for it.", node)));
+		PQclear(res);
 
 		/* everything below is read in the one snapshot of this transaction */
 		res = source_exec(conn, "SELECT applied_index, applied_term FROM raft.applied");

@@ -21,7 +21,11 @@
  *            the same log), then publish applied_index.  Entries up to it
  *            that arrive afterwards are skipped as already applied.  A
  *            failed attempt rolls back (the tables stay as they were) and
- *            is retried.
+ *            is retried.  When the snapshot's source cannot be reached
+ *            at all (down, or its conninfo refused), the applier tries
+ *            the other members of the configuration whose conninfo it
+ *            knows (snapshot_data.c), each checked to be the node meant
+ *            and to have applied at least restore_index.
  *
  * After a restart the worker loads the snapshot from the log and requests
  * the restore again; if raft.applied already reached it, nothing happens.
@@ -53,6 +57,16 @@ pgraft_request_restore(const struct raft_snapshot *snap)
 				(errmsg("pg_raft: the snapshot at index %llu names no server to fetch the tables from",
 						(unsigned long long) snap->index),
 				 errhint("The applier waits; a later snapshot from the leader replaces it.")));
+
+	if (named)
+	{
+		int			i;
+
+		pgraft_remember_conninfo(src.node_id, src.conninfo);
+		for (i = 0; i < src.n_alt; i++)
+			if (src.alt_node[i] != pgraft_node_id)
+				pgraft_remember_conninfo(src.alt_node[i], src.alt_conninfo[i]);
+	}
 
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 	if (snap->index >= pgraft_shared->restore_index)
@@ -124,6 +138,32 @@ publish_restored(uint64 applied)
 		SetLatch(worker_latch);
 }
 
+/*
+ * The other members (not this server, not the named source) whose conninfo
+ * is known, in configuration order.  Returns how many (at most max).
+ */
+static int
+other_sources(int named, int *nodes, int max)
+{
+	struct raft_config *cfg = palloc(sizeof(struct raft_config));
+	char		conninfo[PGRAFT_CONNINFO_LEN];
+	int			n = 0;
+	uint32		i;
+
+	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
+	*cfg = pgraft_shared->status.config;
+	LWLockRelease(pgraft_shared->lock);
+	for (i = 0; i < cfg->n && n < max; i++)
+	{
+		int			id = (int) cfg->members[i].id;
+
+		if (id != pgraft_node_id && id != named && pgraft_known_conninfo(id, conninfo))
+			nodes[n++] = id;
+	}
+	pfree(cfg);
+	return n;
+}
+
 uint64
 pgraft_restore_if_needed(uint64 applied)
 {
@@ -132,6 +172,8 @@ pgraft_restore_if_needed(uint64 applied)
 	uint64		attempts;
 	char		conninfo[PGRAFT_CONNINFO_LEN];
 	uint64		loaded;
+	bool		unreachable = false;
+	int			from;
 
 	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
 	index = pgraft_shared->restore_index;
@@ -155,7 +197,25 @@ pgraft_restore_if_needed(uint64 applied)
 					(unsigned long long) index, node,
 					(unsigned long long) applied,
 					(unsigned long long) attempts + 1)));
-	loaded = pgraft_snapshot_fetch(conninfo, index);
+	from = node;
+	loaded = pgraft_snapshot_fetch(conninfo, node, index, &unreachable);
+	if (loaded == 0 && unreachable)
+	{
+		int			others[RAFT_MAX_MEMBERS];
+		int			n = other_sources(node, others, RAFT_MAX_MEMBERS);
+		int			i;
+
+		for (i = 0; i < n && loaded == 0; i++)
+		{
+			if (!pgraft_known_conninfo(others[i], conninfo))
+				continue;
+			ereport(LOG,
+					(errmsg("pg_raft: node %d is unreachable; fetching the snapshot at index %llu from node %d instead",
+							node, (unsigned long long) index, others[i])));
+			from = others[i];
+			loaded = pgraft_snapshot_fetch(conninfo, others[i], index, &unreachable);
+		}
+	}
 	if (loaded == 0)
 	{
 		next_attempt = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -168,6 +228,6 @@ pgraft_restore_if_needed(uint64 applied)
 	publish_restored(loaded);
 	ereport(LOG,
 			(errmsg("pg_raft: installed the snapshot from node %d: the replicated tables are as of index %llu",
-					node, (unsigned long long) loaded)));
+					from, (unsigned long long) loaded)));
 	return loaded;
 }

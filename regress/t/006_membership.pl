@@ -23,13 +23,12 @@ $c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', $_, "'three members'") fo
 $c->add_server(4);
 my $addr4 = $c->addr(4);
 my ($follower) = grep { $_ != $leader && $_ != 4 } $c->ids;
-my ($ret, $out, $err) = $c->node($follower)->psql('postgres',
-	"SELECT raft.add_node(4, '$addr4', 'host=unused')");
+my ($ok, $out, $err) = $c->add_node($follower, 4);
 like($err, qr/node $follower is not the Raft leader.*\n.*HINT:  The leader is node $leader/,
 	'raft.add_node on a follower names the leader');
 
-my $index = $c->node($leader)->safe_psql('postgres',
-	"SELECT raft.add_node(4, '$addr4', 'host=unused')");
+($ok, my $index, $err) = $c->add_node($leader, 4);
+ok($ok, 'raft.add_node on the leader') or diag($err);
 cmp_ok($index, '>', 0, "raft.add_node returns the index of the change ($index)");
 
 # the new server catches up from the log and becomes a voter
@@ -86,10 +85,14 @@ my $rows = $c->check_identical('kv', 'after the removal');
 like($rows, qr/\(12,"after removal"\)/, 'the last write is there');
 
 # a server that never catches up stays a learner: it does not count in
-# the majority, and writes go on (§4.2.1)
+# the majority, and writes go on (§4.2.1).  Node 9 runs, but the Raft
+# address given for it is wrong, so the leader never reaches it.
+$c->add_server(9);
+my $conninfo9 = $c->conninfo(9);
+my ($ret);
 ($ret, $out, $err) = $c->node($leader)->psql('postgres',
-	"SET statement_timeout = '3s'; SELECT raft.add_node(9, '127.0.0.1:9', 'host=unused')");
-isnt($ret, 0, 'raft.add_node of a server that is not there does not return');
+	"SET statement_timeout = '3s'; SELECT raft.add_node(9, '127.0.0.1:9', '$conninfo9')");
+isnt($ret, 0, 'raft.add_node of a server that is not reached does not return');
 is($c->node($leader)->safe_psql('postgres', 'SELECT voter FROM raft.nodes() WHERE node_id = 9'),
 	'f', 'it is a learner, not a voter');
 is($c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 13, "'with a learner'"), '1',
@@ -97,6 +100,8 @@ is($c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 13, "'with a learner'"
 $c->node($leader)->safe_psql('postgres', 'SELECT raft.remove_node(9)');
 is($c->node($leader)->safe_psql('postgres', 'SELECT count(*) FROM raft.nodes() WHERE node_id = 9'),
 	'0', 'the learner is removed');
+$c->stop(9);
+$c->forget(9);
 $c->check_identical('kv', 'after the learner');
 
 $c->stop_all;

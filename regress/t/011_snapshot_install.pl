@@ -106,8 +106,8 @@ $c->check_identical('kv', 'after a restart of the installed server');
 $leader = $c->wait_for_leader;
 my $new = $c->add_server(4);
 $new->safe_psql('postgres', 'CREATE ROLE reader');	# roles are per server
-my $addr4 = $c->addr(4);
-$c->node($leader)->safe_psql('postgres', "SELECT raft.add_node(4, '$addr4', 'host=unused')");
+my ($added, undef, $add_err) = $c->add_node($leader, 4);
+ok($added, 'raft.add_node of a new server after compaction') or diag($add_err);
 $commit = $c->status($leader)->{commit};
 $c->wait_applied(4, $commit);
 ok($new->log_contains('installed the snapshot from node'),

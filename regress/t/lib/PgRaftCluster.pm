@@ -15,6 +15,7 @@ use IO::Socket::INET;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use POSIX ();
 use Time::HiRes qw(usleep);
 
 # How long a wait may take before the test fails (not a timing assertion).
@@ -87,6 +88,10 @@ pg_raft.cluster_secret = 'tap-secret-$self->{name}'
 pg_raft.election_timeout = 1000
 pg_raft.heartbeat_interval = 100
 EOF
+	# how the other servers reach this one's tables (snapshot install,
+	# raft.add_node's check)
+	$node->append_conf('postgresql.conf',
+		"pg_raft.conninfo = '" . _conninfo_of($node) . "'\n");
 	$node->append_conf('postgresql.conf', $self->{conf}) if $self->{conf};
 	$self->{nodes}[$id] = $node;
 	push @{ $self->{ids} }, $id;
@@ -105,6 +110,26 @@ sub add_server
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION pg_raft');
 	return $node;
+}
+
+sub _conninfo_of
+{
+	my ($node) = @_;
+	return "host=" . $node->host . " port=" . $node->port . " dbname=postgres";
+}
+
+# The libpq conninfo of server id (its pg_raft.conninfo).
+sub conninfo { my ($self, $id) = @_; return _conninfo_of($self->node($id)); }
+
+# raft.add_node(id, its address, its conninfo) on server on; returns
+# (ok, stdout, stderr).
+sub add_node
+{
+	my ($self, $on, $id) = @_;
+	my ($ret, $out, $err) = $self->node($on)->psql('postgres',
+		"SELECT raft.add_node($id, '" . $self->addr($id) . "', '" . $self->conninfo($id) . "')",
+		timeout => 180);
+	return ($ret == 0, $out, $err);
 }
 
 # Forgets a server (after it was removed and stopped).
@@ -368,6 +393,116 @@ sub stop_all
 		$self->node($id)->stop('fast');
 		$self->{down}{$id} = 1;
 	}
+}
+
+
+# A background writer: a child process that inserts k = 1, 2, ... into
+# table (k int PRIMARY KEY, v text) through raft.exec on the servers of
+# writer_targets (round robin), one statement at a time, and records each
+# acknowledged k.  Returns a handle for writer_acked / stop_writer.
+sub start_writer
+{
+	my ($self, $table, @targets) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $w = { dir => $dir, table => $table };
+	$self->writer_targets($w, @targets);
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		my $k = 0;
+		my $turn = 0;
+		open(my $ack, '>>', "$dir/acked") or POSIX::_exit(1);
+		$ack->autoflush(1);
+		eval {
+		while (!-e "$dir/stop")
+		{
+			open(my $fh, '<', "$dir/targets") or last;
+			my @ids = split ' ', (<$fh> // '');
+			close($fh);
+			if (!@ids) { usleep(50_000); next; }
+			my $id = $ids[ $turn++ % @ids ];
+			$k++;
+			my ($ret, $out, $err) = $self->node($id)->psql('postgres',
+				"SET statement_timeout = '30s'; SELECT raft.exec('INSERT INTO $table VALUES (\$1, \$2)', $k, 'node $id'::text)",
+				timeout => 60);
+			print $ack ($ret == 0 ? "$k\n" : "-$k\n");
+		}
+		};
+		close($ack);
+		POSIX::_exit(0);
+	}
+	$w->{pid} = $pid;
+	return $w;
+}
+
+# The servers the writer sends its next statements to.
+sub writer_targets
+{
+	my ($self, $w, @targets) = @_;
+	open(my $fh, '>', "$w->{dir}/targets.new") or die;
+	print $fh join(' ', @targets), "\n";
+	close($fh);
+	rename("$w->{dir}/targets.new", "$w->{dir}/targets") or die;
+}
+
+# (acknowledged keys, failed keys) so far.
+sub writer_results
+{
+	my ($self, $w) = @_;
+	my (@acked, @failed);
+	open(my $fh, '<', "$w->{dir}/acked") or return ([], []);
+	while (my $line = <$fh>)
+	{
+		chomp $line;
+		next unless $line =~ /^(-?)(\d+)$/;
+		if ($1) { push @failed, $2 } else { push @acked, $2 }
+	}
+	close($fh);
+	return (\@acked, \@failed);
+}
+
+# Waits (bounded) until the writer has n more acknowledged writes than now.
+sub writer_progress
+{
+	my ($self, $w, $n) = @_;
+	my ($acked) = $self->writer_results($w);
+	my $want = @$acked + $n;
+	my $deadline = time() + $WAIT_SECONDS;
+	while (time() < $deadline)
+	{
+		($acked) = $self->writer_results($w);
+		return 1 if @$acked >= $want;
+		usleep(100_000);
+	}
+	fail("the writer did not reach $want acknowledged writes within ${WAIT_SECONDS}s");
+	return 0;
+}
+
+# Stops the writer (after its statement in flight); returns
+# (acknowledged keys, failed keys).
+sub stop_writer
+{
+	my ($self, $w) = @_;
+	open(my $fh, '>', "$w->{dir}/stop") or die;
+	close($fh);
+	waitpid($w->{pid}, 0);
+	return $self->writer_results($w);
+}
+
+# Every acknowledged key of the writer is in table on every live server,
+# and the table is identical everywhere.
+sub check_acked
+{
+	my ($self, $w, $acked, $label) = @_;
+	my $leader = $self->wait_for_leader;
+	$self->wait_applied($_, $self->status($leader)->{commit}) for $self->live_ids;
+	my $rows = $self->check_identical($w->{table}, $label);
+	my %have = map { /^\((\d+),/ ? ($1 => 1) : () } split /\n/, $rows;
+	my @missing = grep { !$have{$_} } @$acked;
+	is(scalar(@missing), 0,
+		"$label: all " . scalar(@$acked) . " acknowledged writes are on every server")
+	  or diag("missing: @missing[0 .. ($#missing < 20 ? $#missing : 19)]");
 }
 
 1;
