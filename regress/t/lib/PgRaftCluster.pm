@@ -12,6 +12,7 @@ use strict;
 use warnings;
 
 use IO::Socket::INET;
+use IPC::Run ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -417,18 +418,28 @@ sub start_writer
 		eval {
 		while (!-e "$dir/stop")
 		{
-			open(my $fh, '<', "$dir/targets") or last;
-			my @ids = split ' ', (<$fh> // '');
+			open(my $fh, '<', "$dir/targets") or die "targets: $!";
+			my @targets = map { chomp; [ split /\t/ ] } <$fh>;
 			close($fh);
-			if (!@ids) { usleep(50_000); next; }
-			my $id = $ids[ $turn++ % @ids ];
+			if (!@targets) { usleep(50_000); next; }
+			# the child knows no server added after the fork: connstr only
+			my ($id, $connstr) = @{ $targets[ $turn++ % @targets ] };
 			$k++;
-			my ($ret, $out, $err) = $self->node($id)->psql('postgres',
-				"SET statement_timeout = '30s'; SELECT raft.exec('INSERT INTO $table VALUES (\$1, \$2)', $k, 'node $id'::text)",
-				timeout => 60);
+			my ($out, $err) = ('', '');
+			my $ret = eval {
+				IPC::Run::run(
+					[ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', $connstr,
+					  '-c', "SET statement_timeout = '30s'", '-c',
+					  "SELECT raft.exec('INSERT INTO $table VALUES (\$1, \$2)', $k, 'node $id'::text)" ],
+					'<', \'', '>', \$out, '2>', \$err, IPC::Run::timeout(60));
+				$? >> 8;
+			} // 99;
 			print $ack ($ret == 0 ? "$k\n" : "-$k\n");
 		}
 		};
+		open(my $e, '>', "$dir/error");
+		print $e ($@ ? "writer failed: $@" : "writer stopped at k = $k\n");
+		close($e);
 		close($ack);
 		POSIX::_exit(0);
 	}
@@ -441,7 +452,7 @@ sub writer_targets
 {
 	my ($self, $w, @targets) = @_;
 	open(my $fh, '>', "$w->{dir}/targets.new") or die;
-	print $fh join(' ', @targets), "\n";
+	print $fh "$_\t" . $self->node($_)->connstr('postgres') . "\n" for @targets;
 	close($fh);
 	rename("$w->{dir}/targets.new", "$w->{dir}/targets") or die;
 }
@@ -473,9 +484,16 @@ sub writer_progress
 	{
 		($acked) = $self->writer_results($w);
 		return 1 if @$acked >= $want;
+		if ($w->{exited} || waitpid($w->{pid}, POSIX::WNOHANG()) == $w->{pid})
+		{
+			$w->{exited} = 1;
+			last;
+		}
 		usleep(100_000);
 	}
-	fail("the writer did not reach $want acknowledged writes within ${WAIT_SECONDS}s");
+	fail("the writer did not reach $want acknowledged writes"
+		  . ($w->{exited} ? ": it stopped" : " within ${WAIT_SECONDS}s"));
+	diag(slurp_file("$w->{dir}/error") . " exit status $?") if -e "$w->{dir}/error";
 	return 0;
 }
 
@@ -486,7 +504,7 @@ sub stop_writer
 	my ($self, $w) = @_;
 	open(my $fh, '>', "$w->{dir}/stop") or die;
 	close($fh);
-	waitpid($w->{pid}, 0);
+	waitpid($w->{pid}, 0) unless $w->{exited};
 	return $self->writer_results($w);
 }
 
