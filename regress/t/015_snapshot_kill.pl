@@ -53,7 +53,8 @@ $c->stop($lagger);
 # while it is down: many rows, and enough entries to compact past it
 $leader = $c->wait_for_leader;
 $c->exec_ok($leader, "INSERT INTO big SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, $ROWS) g");
-$c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', $_, "'while down'") for 6 .. 25;
+my $lagger_applied = $c->node($leader)->safe_psql('postgres', 'SELECT applied_index FROM raft.status()');
+my $next = $c->write_until_compacted($leader, 'kv', 6, $lagger_applied, 'while down');
 my $snap = $c->node($leader)->safe_psql('postgres', 'SELECT snapshot_index FROM raft.status()');
 cmp_ok($snap, '>', 0, "the leader compacted its log (snapshot at $snap)");
 
@@ -112,9 +113,8 @@ ok($ok, 'raft.add_node(4)') or diag($err);
 ($lagger) = grep { $_ != $leader && $_ != 4 } $c->ids;
 $c->wait_applied($lagger, $c->status($leader)->{commit});
 $c->stop($lagger);
-$c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', $_, "'source away'") for 26 .. 45;
 $c->exec_ok($leader, 'DELETE FROM big WHERE id % 2 = 0');
-$c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', $_, "'source away'") for 46 .. 60;
+$c->write_until_compacted($leader, 'kv', $next, $c->status($leader)->{commit}, 'source away');
 set_login('NOLOGIN', $leader);
 $c->start($lagger);
 $c->wait_applied($lagger, $c->status($c->wait_for_leader)->{commit});

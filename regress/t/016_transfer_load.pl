@@ -22,9 +22,10 @@ $c->writer_progress($w, 20);
 
 for my $round (1 .. 4)
 {
-	my ($target) = grep { $_ != $leader } $c->ids;
-	($target) = grep { $_ != $leader } reverse $c->ids if $round % 2;
-	# the call may land on a server that just lost leadership: retried
+	# the next server after the leader, so every server leads in turn
+	my @ids = $c->ids;
+	my ($pos) = grep { $ids[$_] == $leader } 0 .. $#ids;
+	my $target = $ids[ ($pos + 1) % @ids ];
 	$c->node($leader)->safe_psql('postgres', "SELECT raft.transfer_leadership($target)");
 	my $now;
 	my $deadline = time() + $PgRaftCluster::WAIT_SECONDS;

@@ -397,6 +397,33 @@ sub stop_all
 }
 
 
+
+# Writes rows (k, label) into table (k int, v text) on server on, 70 per
+# round, from k = from on, until that server's log starts after index
+# past (compaction dropped it: a server at past needs a snapshot).
+# Bounded; returns the next unused k.
+sub write_until_compacted
+{
+	my ($self, $on, $table, $from, $past, $label) = @_;
+	for my $round (1 .. 20)
+	{
+		my $to = $from + 69;
+		$self->node($on)->safe_psql('postgres',
+			qq{SET statement_timeout = '120s';
+			   SELECT count(raft.exec('INSERT INTO $table VALUES (\$1, \$2)', i, '$label'::text))
+			   FROM generate_series($from, $to) i}, timeout => 180);
+		$from = $to + 1;
+		my $first = $self->node($on)->safe_psql('postgres', 'SELECT first_log_index FROM raft.status()');
+		if ($first > $past + 1)
+		{
+			pass("node ${on}'s log starts at $first, past index $past");
+			return $from;
+		}
+	}
+	fail("node ${on}'s log still holds index " . ($past + 1));
+	return $from;
+}
+
 # A background writer: a child process that inserts k = 1, 2, ... into
 # table (k int PRIMARY KEY, v text) through raft.exec on the servers of
 # writer_targets (round robin), one statement at a time, and records each
