@@ -462,6 +462,11 @@ sub start_writer
 				$? >> 8;
 			} // 99;
 			print $ack ($ret == 0 ? "$k\n" : "-$k\n");
+			if ($ret != 0 && open(my $ef, '>>', "$dir/failures"))
+			{
+				print $ef "k = $k on node $id: $err";
+				close($ef);
+			}
 		}
 		};
 		open(my $e, '>', "$dir/error");
@@ -532,6 +537,8 @@ sub stop_writer
 	open(my $fh, '>', "$w->{dir}/stop") or die;
 	close($fh);
 	waitpid($w->{pid}, 0) unless $w->{exited};
+	note("writes not acknowledged:\n" . slurp_file("$w->{dir}/failures"))
+	  if -e "$w->{dir}/failures";
 	return $self->writer_results($w);
 }
 
