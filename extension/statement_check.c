@@ -13,6 +13,11 @@
  *	 - a function that is not immutable (random(), now(), nextval(), a
  *	   stable cast such as timestamptz::text), nor CURRENT_TIMESTAMP and the
  *	   like (CURRENT_USER is allowed: it is applied as the same role);
+ *	 - a date/time literal that names a moment relative to now ('now',
+ *	   'today', 'tomorrow', 'yesterday'): every server reads the literal
+ *	   again when it applies the statement, so at another moment;
+ *	 - a constant or parameter of an object identifier type (regclass,
+ *	   regtype, ...): every server resolves the name to its own object id;
  *	 - a column default that is not immutable and would be evaluated
  *	   (INSERT leaving the column out, or DEFAULT): serial, identity, now();
  *	 - a relation that is not replicated (the target included; views too);
@@ -32,8 +37,11 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include "access/table.h"
 #include "catalog/heap.h"
+#include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
@@ -42,16 +50,147 @@
 #include "parser/parsetree.h"
 #include "rewrite/rewriteHandler.h"
 #include "tcop/utility.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "statement_internal.h"
 
+/* The statement being checked: literals are looked up in it by location. */
+static const char *checking_sql = NULL;
+
 /* ----------------------------------------------------------------
  * Expressions that can evaluate differently on another server
  * ----------------------------------------------------------------
  */
+
+/* An object identifier type: each server maps the name to its own oid. */
+static bool
+object_id_type(Oid type)
+{
+	type = getBaseType(type);
+	if (OidIsValid(get_element_type(type)))
+		type = get_element_type(type);
+	switch (type)
+	{
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+			return true;
+		default:
+			/* regconfig, regdictionary: text search arguments, kept */
+			return false;
+	}
+}
+
+/* A date/time type, or an array, range or domain of one. */
+static bool
+datetime_type(Oid type)
+{
+	type = getBaseType(type);
+	if (OidIsValid(get_element_type(type)))
+		type = getBaseType(get_element_type(type));
+	if (type_is_multirange(type))
+		type = get_multirange_range(type);
+	if (type_is_range(type))
+		type = get_range_subtype(type);
+	return type == DATEOID || type == TIMESTAMPOID || type == TIMESTAMPTZOID ||
+		type == TIMEOID || type == TIMETZOID;
+}
+
+/*
+ * The word of a date/time literal's text that names a moment relative to
+ * now ('now', 'today', 'tomorrow', 'yesterday'), or NULL.  The text ends at
+ * its NUL, or at a single quote when quoted (a doubled quote is one quote).
+ */
+const char *
+pgraft_relative_datetime_word(const char *p, bool quoted)
+{
+	static const char *const words[] = {"now", "today", "tomorrow", "yesterday"};
+	char		token[16];
+	int			n = 0;
+
+	for (;; p++)
+	{
+		bool		letter = *p != '\0' && isalpha((unsigned char) *p);
+
+		if (letter && n < (int) sizeof(token) - 1)
+			token[n++] = pg_tolower((unsigned char) *p);
+		else if (!letter)
+		{
+			token[n] = '\0';
+			for (int i = 0; i < (int) lengthof(words); i++)
+				if (n > 0 && strcmp(token, words[i]) == 0)
+					return words[i];
+			n = 0;
+		}
+		if (*p == '\0' || (quoted && *p == '\'' && p[1] != '\''))
+			return NULL;
+		if (quoted && *p == '\'')
+			p++;				/* a doubled quote */
+	}
+}
+
+/*
+ * The same for the literal at location in the statement: the location is
+ * that of the literal itself, or of the type name before it (DATE 'today').
+ */
+static const char *
+relative_datetime_word(int location)
+{
+	const char *p;
+
+	if (checking_sql == NULL || location < 0 ||
+		location >= (int) strlen(checking_sql))
+		return NULL;
+	p = strchr(checking_sql + location, '\'');
+	if (p == NULL)
+		return NULL;
+	return pgraft_relative_datetime_word(p + 1, true);
+}
+
+/* Refuses a constant or parameter whose value differs between servers. */
+static void
+refuse_server_dependent_value(Node *node, const char *what)
+{
+	Oid			type;
+	const char *word;
+
+	if (IsA(node, Const))
+		type = ((Const *) node)->consttype;
+	else if (IsA(node, Param))
+		type = ((Param *) node)->paramtype;
+	else
+		return;
+	if (object_id_type(type))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("raft.exec does not support values of type %s",
+						format_type_be(type)),
+				 errdetail("A %s value is an object id, and each server gives the object its own id.",
+						   format_type_be(type)),
+				 errhint("Use the object's name, as text.")));
+	if (IsA(node, Const) && !((Const *) node)->constisnull &&
+		datetime_type(type) &&
+		(word = relative_datetime_word(((Const *) node)->location)) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the %s literal '%s' is not immutable: its value can differ between servers",
+						format_type_be(type), word),
+				 errdetail("Every server reads the literal of the %s when it applies the statement.",
+						   what),
+				 strcmp(what, "statement") == 0 ?
+				 errhint("Compute the value first and pass it as a parameter: raft.exec('... $1 ...', value).") :
+				 errhint("Use a fixed date or time in the %s of a replicated table.",
+						 what)));
+}
 
 static bool
 not_immutable_checker(Oid funcid, void *context)
@@ -140,6 +279,7 @@ find_mutable_walker(Node *node, void *context)
 	if (IsA(node, Query))
 		return query_tree_walker((Query *) node, find_mutable_walker,
 								 context, 0);
+	refuse_server_dependent_value(node, "column default or constraint");
 	thing = mutable_thing(node);
 	if (thing != NULL)
 	{
@@ -282,6 +422,7 @@ dml_walker(Node *node, void *context)
 				   "A cursor exists on this server only.",
 				   "Identify the row by a key column.");
 
+	refuse_server_dependent_value(node, "statement");
 	thing = mutable_thing(node);
 	if (thing != NULL)
 		refuse_mutable_thing(thing, "statement");
@@ -419,6 +560,7 @@ pgraft_check_statement(const PgRaftStatement *stmt)
 						PGRAFT_MAX_ARGS),
 				 errdetail("The statement has %d.", stmt->nargs)));
 
+	checking_sql = stmt->sql;
 	raw_list = raw_parser(stmt->sql, RAW_PARSE_DEFAULT);
 	if (raw_list == NIL)
 		ereport(ERROR,

@@ -145,6 +145,19 @@ raw_check_walker(Node *node, void *context)
 						 errdetail("Every server evaluates the CHECK constraint when it applies a statement."),
 						 errhint("Use only immutable functions in CHECK constraints of replicated tables.")));
 	}
+	/* conservative too: any literal that reads as a moment relative to now */
+	if (IsA(node, A_Const) && !((A_Const *) node)->isnull &&
+		IsA(&((A_Const *) node)->val, String))
+	{
+		const char *word = pgraft_relative_datetime_word(strVal(&((A_Const *) node)->val), false);
+
+		if (word != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the literal '%s' can differ between servers", word),
+					 errdetail("Read as a date or time, every server reads it when it applies the CREATE TABLE."),
+					 errhint("Use a fixed date or time in CHECK constraints of replicated tables.")));
+	}
 	if (IsA(node, SQLValueFunction))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -491,8 +504,22 @@ check_grant(GrantStmt *stmt)
 				   "Only privileges on replicated tables are replicated.",
 				   "Name the replicated tables: GRANT ... ON TABLE t1, t2 TO role.");
 	foreach(lc, stmt->objects)
-		(void) pgraft_replicated_table(lfirst_node(RangeVar, lc), false,
-									   "A table in GRANT or REVOKE");
+	{
+		Oid			relid = pgraft_replicated_table(lfirst_node(RangeVar, lc),
+													false,
+													"A table in GRANT or REVOKE");
+
+		/*
+		 * As GRANT itself does (restrict_and_check_grant): a role with no
+		 * privilege at all on the table fails; one with some but not the
+		 * grant option only gets a warning when the entry is applied.
+		 */
+		if (pg_class_aclmask(relid, GetUserId(),
+							 ACL_ALL_RIGHTS_RELATION |
+							 ACL_GRANT_OPTION_FOR(ACL_ALL_RIGHTS_RELATION),
+							 ACLMASK_ANY) == ACL_NO_RIGHTS)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	}
 	/* grantees must exist here (and, like every role, on every server) */
 	foreach(lc, stmt->grantees)
 	{

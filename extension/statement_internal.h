@@ -49,6 +49,7 @@
  * like.  "what" names the place in the message ("column default").
  */
 extern void pgraft_refuse_mutable(Node *analysed, const char *what);
+extern const char *pgraft_relative_datetime_word(const char *text, bool quoted);
 
 /*
  * read_guard.c: true while pgraft_check_statement analyses a statement, so

@@ -235,11 +235,81 @@ deliver(struct raft_conn *c, const uint8_t *payload, size_t len)
 	return !c->closing;
 }
 
+/* The host part of a socket address, as bytes; 0 if not IP. */
+static size_t
+host_bytes(const struct sockaddr_storage *sa, const uint8_t **out)
+{
+	if (sa->ss_family == AF_INET)
+	{
+		*out = (const uint8_t *) &((const struct sockaddr_in *) sa)->sin_addr;
+		return 4;
+	}
+	if (sa->ss_family == AF_INET6)
+	{
+		*out = (const uint8_t *) &((const struct sockaddr_in6 *) sa)->sin6_addr;
+		return 16;
+	}
+	return 0;
+}
+
+/*
+ * An authenticated peer that this node knows at another host: two servers
+ * with the same node id, or a server listed under the wrong address.  A
+ * node dials from the host of its listen address (transport.h), so an
+ * incoming connection from node N comes from N's listed host.  Unknown ids
+ * (a server joining) and peers listed at a wildcard host are not checked.
+ * Returns false, and closes c, on a mismatch.
+ */
+static bool
+check_peer_host(struct raft_conn *c)
+{
+	struct raft_transport *t = c->t;
+	struct sockaddr_storage sa;
+	int			len = sizeof(sa);
+	const uint8_t *want;
+	const uint8_t *got;
+	size_t		want_len;
+	size_t		got_len;
+	char		from[64];
+	char		why[RAFT_TLOG_LINE_LEN];
+
+	for (unsigned i = 0; i < t->n_peers; i++)
+	{
+		struct raft_peer *p = t->peers[i];
+		bool		wildcard = true;
+
+		if (p->id != c->hs.peer)
+			continue;
+		want_len = host_bytes(&p->sa, &want);
+		for (size_t k = 0; k < want_len; k++)
+			if (want[k] != 0)
+				wildcard = false;
+		memset(&sa, 0, sizeof(sa));
+		if (want_len == 0 || wildcard ||
+			uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &sa, &len) != 0)
+			return true;
+		got_len = host_bytes(&sa, &got);
+		if (got_len == want_len && memcmp(got, want, got_len) == 0)
+			return true;
+		raft_format_sockaddr(&sa, from, sizeof(from));
+		snprintf(why, sizeof(why),
+				 "node %llu connects from %s but is listed at %s "
+				 "(the same node id on two servers, or a wrong address?)",
+				 (unsigned long long) c->hs.peer, from, p->addr);
+		t->stats.handshakes_failed++;
+		raft_conn_close(c, why);
+		return false;
+	}
+	return true;
+}
+
 static void
 handshake_done(struct raft_conn *c)
 {
 	struct raft_transport *t = c->t;
 
+	if (!c->dialer && !check_peer_host(c))
+		return;
 	c->ready = true;
 	t->stats.handshakes_ok++;
 	uv_timer_stop(&c->timer);

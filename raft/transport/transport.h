@@ -23,7 +23,10 @@
  * constant time.  A wrong magic, version, cluster id, node id or proof
  * closes that connection and is logged.  An acceptor takes any node id
  * that proves the secret (a joining member may not be configured yet), but
- * every message it delivers must come from that id.
+ * every message it delivers must come from that id; and a peer it knows
+ * (raft_transport_set_peer) must connect from the host it is listed at,
+ * unless listed at a wildcard host: otherwise two servers have the same
+ * id, or the address is wrong, and the connection is refused and logged.
  *
  * Frames (see frame.h): u32 payload length, u32 CRC-32C of (length bytes,
  * payload), payload = raft_encode_message.  A frame longer than

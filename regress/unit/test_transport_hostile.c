@@ -247,6 +247,41 @@ test_log_rate_limit(void **state)
 	assert_int_equal(stats(b).handshakes_failed, 5);
 }
 
+/*
+ * Two servers with the same node id: node 2 lists node 3 at 127.0.0.3, so
+ * an authenticated node 3 connecting from 127.0.0.9 is refused, and named
+ * in the log; node 3 from its listed host is taken.
+ */
+static void
+test_same_id_from_another_host(void **state)
+{
+	struct world *w = *state;
+	struct node *b = &w->nodes[2];
+	struct raft_transport_options opt;
+	struct raw	impostor;
+	struct raw	real;
+
+	b->id = 2;
+	snprintf(b->log_match, sizeof(b->log_match),
+			 "node 3 connects from 127.0.0.9:");
+	opt = node_options(b, secret, CLUSTER);
+	start_node_with(w, 2, 0, &opt);
+	assert_int_equal(raft_transport_set_peer(b->t, 3, "127.0.0.3:9"), RAFT_OK);
+
+	raw_connect(w, &impostor, "127.0.0.9", b, 3, secret);
+	assert_true(run_until(w, raw_is_closed_by_node, &impostor));
+	assert_int_equal(b->log_matched, 1);
+	raw_close(w, &impostor);
+
+	raw_connect(w, &real, "127.0.0.3", b, 3, secret);
+	assert_true(run_until(w, raw_is_ready, &real));
+	assert_int_equal(real.hs.state, RAFT_HS_DONE);
+	run_for(w, 100);
+	assert_false(real.eof);
+	raw_close(w, &real);
+	assert_int_equal(stats(b).handshakes_failed, 1);
+}
+
 static void
 test_newer_connection_replaces_older(void **state)
 {
@@ -404,6 +439,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_bad_frames_from_authenticated_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_half_frame_and_silent_peer_time_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_rate_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_id_from_another_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_connection_replaces_older, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_that_stops_reading, setup, teardown),
 	};
