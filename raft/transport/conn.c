@@ -505,8 +505,8 @@ raft_conn_dial(struct raft_conn *c, struct raft_peer *p)
 	return RAFT_OK;
 }
 
-int
-raft_conn_accept(struct raft_conn *c)
+void
+raft_conn_name_remote(struct raft_conn *c)
 {
 	struct sockaddr_storage sa;
 	int			len = sizeof(sa);
@@ -523,6 +523,12 @@ raft_conn_accept(struct raft_conn *c)
 	if (colon != NULL)
 		*colon = '\0';
 	snprintf(c->remote, sizeof(c->remote), "from %s", full);
+}
+
+int
+raft_conn_accept(struct raft_conn *c)
+{
+	raft_conn_name_remote(c);
 	start_handshake(c);
 	return c->closing ? RAFT_EIO : RAFT_OK;
 }

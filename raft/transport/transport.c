@@ -79,6 +79,7 @@ on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	t->stats.accepted++;
+	raft_conn_name_remote(c);
 	if (t->n_incoming > t->opt.max_incoming)
 	{
 		t->stats.refused_incoming++;

@@ -115,6 +115,7 @@ void		raft_transport_handle_closed(struct raft_transport *t);
 struct raft_conn *raft_conn_new(struct raft_transport *t, bool dialer);
 int			raft_conn_dial(struct raft_conn *c, struct raft_peer *p);
 int			raft_conn_accept(struct raft_conn *c);
+void		raft_conn_name_remote(struct raft_conn *c);	/* "from host" */
 void		raft_conn_close(struct raft_conn *c, const char *why);
 void		raft_conn_stall_timer(struct raft_conn *c, bool on);
 
