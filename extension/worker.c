@@ -33,6 +33,7 @@
 #include "pg_raft.h"
 #include "shmem.h"
 #include "snapshot.h"
+#include "status_log.h"
 #include "worker.h"
 #include "worker_config.h"
 
@@ -53,6 +54,9 @@ pgraft_worker_election_ticks(void)
 void
 pgraft_worker_queue_log(PgRaftWorker *w, int level, const char *line)
 {
+	/* lines nobody would see are neither kept nor counted as dropped */
+	if (!message_level_is_interesting(level))
+		return;
 	if (w->n_log_lines >= PGRAFT_WORKER_LOG_LINES)
 	{
 		w->log_lines_dropped++;
@@ -323,16 +327,7 @@ publish_status(PgRaftWorker *w)
 	pgraft_shared->status_time = GetCurrentTimestamp();
 	LWLockRelease(pgraft_shared->lock);
 
-	if (st.leader != w->last_leader || st.role != w->last_role)
-	{
-		ereport(LOG,
-				(errmsg("pg_raft: node %d is %s at term %llu, leader %llu",
-						pgraft_node_id, raft_role_name(st.role),
-						(unsigned long long) st.term,
-						(unsigned long long) st.leader)));
-		w->last_leader = st.leader;
-		w->last_role = st.role;
-	}
+	pgraft_status_log(&st);
 }
 
 static void

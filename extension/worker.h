@@ -70,8 +70,6 @@ typedef struct PgRaftWorker
 	uint64		step_errors;
 	int			last_step_error;
 
-	raft_id		last_leader;
-	uint8		last_role;
 
 	PgRaftCounters counters;	/* published with the status */
 
