@@ -102,9 +102,10 @@ run_statement(const PgRaftStatement *stmt, Oid roleid, Node *parsetree,
 		SPIPlanPtr	plan = cp ? pgraft_cached_spi_plan(cp, types) : NULL;
 
 		if (plan == NULL)
-			plan = pgraft_cached_spi_plan(pgraft_plan_cache_add(stmt, roleid, types,
-																parsetree, cp),
-										  types);
+		{
+			cp = pgraft_plan_cache_add(stmt, roleid, types, parsetree, cp);
+			plan = pgraft_cached_spi_plan(cp, types);
+		}
 		ret = SPI_execute_plan(plan, values, nulls, false, 0);
 	}
 	else if (stmt->nargs > 0)
