@@ -56,7 +56,15 @@ $c->exec_ok($leader, 'CREATE TABLE later (id int PRIMARY KEY, label text)');
 $c->exec_ok($leader, q{INSERT INTO later VALUES (1, 'made while node was down')});
 $c->exec_ok($leader, 'UPDATE kv SET v = $1 WHERE k <= 3', "'updated'");
 
-my $snap = $c->node($leader)->safe_psql('postgres', 'SELECT snapshot_index FROM raft.status()');
+# compaction follows the leader's durably applied index (its applier
+# commits asynchronously): wait (bounded) for it
+my $snap = 0;
+my $snap_deadline = time() + $PgRaftCluster::WAIT_SECONDS;
+while ($snap <= $lagger_applied && time() < $snap_deadline)
+{
+	$snap = $c->node($leader)->safe_psql('postgres', 'SELECT snapshot_index FROM raft.status()');
+	usleep(100_000) if $snap <= $lagger_applied;
+}
 cmp_ok($snap, '>', $lagger_applied,
 	"the leader compacted past what node $lagger had applied ($lagger_applied)");
 
