@@ -119,6 +119,8 @@ typedef struct PgRaftShared
 	Latch	   *worker_latch;
 	bool		worker_ready;	/* loop running, core loaded */
 	char		worker_error[PGRAFT_ERRMSG_LEN];	/* why it is not, if known */
+	uint32		worker_quick_exits; /* starts not followed by a healthy run:
+									 * the next start waits longer */
 	bool		intake_paused;	/* new proposals wait: the applier is behind */
 	struct raft_status status;	/* snapshot published each loop */
 	PgRaftCounters counters;	/* published with it */

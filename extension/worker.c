@@ -367,12 +367,52 @@ ms_until(TimestampTz t)
 	return (long) ((t - now + 999) / 1000);
 }
 
+/*
+ * A worker that keeps failing soon after it starts (a damaged log, a full
+ * disk, an unwritable folder) would otherwise be restarted every second and
+ * repeat its error as often.  Each start that was not followed by a healthy
+ * run waits twice as long as the previous one, up to a minute; the error
+ * stays in raft.status() meanwhile.
+ */
+#define PGRAFT_HEALTHY_RUN_MS 10000
+#define PGRAFT_MAX_RESTART_DELAY_MS 60000
+
+static void
+wait_before_start(void)
+{
+	uint32		quick_exits;
+	long		delay_ms;
+	TimestampTz until;
+
+	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+	quick_exits = pgraft_shared->worker_quick_exits++;
+	LWLockRelease(pgraft_shared->lock);
+	if (quick_exits == 0)
+		return;
+	delay_ms = Min((long) PGRAFT_MAX_RESTART_DELAY_MS,
+				   1000L << Min(quick_exits - 1, 6));
+	ereport(LOG,
+			(errmsg("pg_raft: worker of node %d starts again in %ld s, after %u failed starts",
+					pgraft_node_id, delay_ms / 1000, quick_exits)));
+	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), delay_ms);
+	while (!ShutdownRequestPending && ms_until(until) > 0)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms_until(until), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (ShutdownRequestPending)
+		proc_exit(1);
+}
+
 void
 pgraft_worker_main(Datum main_arg)
 {
 	PgRaftWorker *w;
 	WaitEventSet *wes;
 	TimestampTz next_tick;
+	TimestampTz healthy_at;
 	int			uv_fd;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -401,6 +441,7 @@ pgraft_worker_main(Datum main_arg)
 				 errmsg("could not initialise the libuv loop")));
 	before_shmem_exit(worker_exit, (Datum) 0);
 
+	wait_before_start();
 	start_core(w);
 	start_transport(w);
 
@@ -428,6 +469,8 @@ pgraft_worker_main(Datum main_arg)
 
 	next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											pgraft_heartbeat_interval_ms);
+	healthy_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											 PGRAFT_HEALTHY_RUN_MS);
 	while (!ShutdownRequestPending)
 	{
 		WaitEvent	events[3];
@@ -468,6 +511,13 @@ pgraft_worker_main(Datum main_arg)
 		}
 
 		now = GetCurrentTimestamp();
+		if (healthy_at != 0 && now >= healthy_at)
+		{
+			LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
+			pgraft_shared->worker_quick_exits = 0;
+			LWLockRelease(pgraft_shared->lock);
+			healthy_at = 0;
+		}
 		if (now >= next_tick)
 		{
 			raft_tick(w->raft);
