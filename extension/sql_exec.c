@@ -16,6 +16,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "pg_raft.h"
@@ -46,6 +47,7 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 	Oid		   *types;
 	bool	   *nulls;
 	int			nargs;
+	int			guc_level;
 	int			i;
 
 	stmt->nargs = 0;
@@ -61,6 +63,17 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("raft.exec takes at most %d arguments", PGRAFT_MAX_ARGS),
 				 errdetail("%d were given.", nargs)));
+
+	/*
+	 * A value goes into the log as text: print floats with every digit
+	 * (extra_float_digits = 3 prints the shortest exact form), whatever the
+	 * session's setting, so the value the applier reads back is the one
+	 * given.  (The settings that change how text is read, DateStyle and the
+	 * like, travel with the entry.)
+	 */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	stmt->nargs = nargs;
 	stmt->argtypes = palloc(sizeof(char *) * nargs);
@@ -91,6 +104,7 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 			stmt->argvalues[i] = OidOutputFunctionCall(outfunc, values[i]);
 		}
 	}
+	AtEOXact_GUC(true, guc_level);
 }
 
 Datum

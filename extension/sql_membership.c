@@ -483,14 +483,37 @@ add_node(raft_id id, const char *addr, const char *conninfo)
 	return index;
 }
 
+/*
+ * The membership functions are not STRICT: a NULL argument is an error
+ * (22004), never a silent NULL that a script could take for success.
+ */
+static void
+refuse_null_arguments(FunctionCallInfo fcinfo, const char *function,
+					  const char *const *names)
+{
+	int			i;
+
+	for (i = 0; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s of %s must not be NULL", names[i], function)));
+}
+
 Datum
 pgraft_add_node(PG_FUNCTION_ARGS)
 {
-	raft_id		id = node_id_arg(PG_GETARG_INT32(0));
-	char	   *addr = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *conninfo = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	static const char *const names[] = {"id", "raft_addr", "conninfo"};
+	raft_id		id;
+	char	   *addr;
+	char	   *conninfo;
 	char		err[256];
 	int64		index = 0;
+
+	refuse_null_arguments(fcinfo, "raft.add_node", names);
+	id = node_id_arg(PG_GETARG_INT32(0));
+	addr = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	conninfo = text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	pgraft_require_ready();
 	if (!pgraft_parse_addr(addr, NULL, 0, NULL, err, sizeof(err)) ||
@@ -519,6 +542,8 @@ pgraft_add_node(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(index);
 }
 
+static const char *const id_name[] = {"id"};
+
 Datum
 pgraft_remove_node(PG_FUNCTION_ARGS)
 {
@@ -526,6 +551,7 @@ pgraft_remove_node(PG_FUNCTION_ARGS)
 	MemberView	mv;
 	int64		index = 0;
 
+	refuse_null_arguments(fcinfo, "raft.remove_node", id_name);
 	pgraft_require_ready();
 	memset(&change, 0, sizeof(change));
 	change.kind = RAFT_CHANGE_REMOVE;
@@ -555,6 +581,7 @@ pgraft_transfer_leadership(PG_FUNCTION_ARGS)
 	struct raft_change change;
 	MemberView	mv;
 
+	refuse_null_arguments(fcinfo, "raft.transfer_leadership", id_name);
 	pgraft_require_ready();
 	memset(&change, 0, sizeof(change));
 	change.id = node_id_arg(PG_GETARG_INT32(0));

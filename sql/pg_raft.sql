@@ -96,20 +96,21 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pgraft_nodes'
 LANGUAGE C VOLATILE STRICT;
 
+-- Not STRICT either: a NULL argument is an error (22004).
 CREATE FUNCTION raft.add_node(id integer, raft_addr text, conninfo text)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgraft_add_node'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION raft.remove_node(id integer)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgraft_remove_node'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 CREATE FUNCTION raft.transfer_leadership(id integer)
 RETURNS void
 AS 'MODULE_PATHNAME', 'pgraft_transfer_leadership'
-LANGUAGE C VOLATILE STRICT;
+LANGUAGE C VOLATILE;
 
 REVOKE ALL ON FUNCTION raft.add_node(integer, text, text),
 	raft.remove_node(integer), raft.transfer_leadership(integer) FROM PUBLIC;

@@ -153,10 +153,9 @@ SELECT raft.exec('INSERT INTO ba_items VALUES ($1, $2)', 2.5, 'rounded');
 SELECT raft.exec('INSERT INTO ba_items VALUES ($1, $2)', 4, 'extra', 99);
 SELECT raft.exec('INSERT INTO ba_items VALUES ($1, ''see you tomorrow'', ''2024-01-01'')', 5);
 SELECT raft.exec('INSERT INTO ba_items VALUES (6, $1, DATE ''epoch'')', 'now');
--- Parameters keep their value whatever the session's output settings.
--- (n_exact is false: raft.exec sends a float8 parameter as the session
--- prints it, and extra_float_digits = -10 prints fewer digits.  Reported
--- against sql_exec.c collect_args; expect true once fixed.)
+-- Parameters keep their value whatever the session's output settings
+-- (n_exact: a float8 goes into the log with every digit even under
+-- extra_float_digits = -10).
 SET DateStyle = 'SQL, DMY';
 SET extra_float_digits = -10;
 SELECT raft.exec('INSERT INTO ba_items VALUES ($1, $2, $3, $4)', 10, 'ten',
@@ -173,9 +172,8 @@ SELECT ba_try($$SELECT raft.barrier(1)$$);
 SELECT ba_try($$SELECT raft.status(NULL)$$);
 SELECT ba_try($$SELECT * FROM raft.nodes('x')$$);
 
--- raft.add_node: NULLs, out-of-range ids, addresses.  (The membership
--- functions are STRICT: a NULL argument returns NULL and does nothing,
--- without an error.  Reported against sql/pg_raft.sql.)
+-- raft.add_node: NULLs (22004: the membership functions are not STRICT),
+-- out-of-range ids, addresses.
 SELECT ba_try($$SELECT raft.add_node(NULL, '127.0.0.1:5', 'host=x')$$);
 SELECT ba_try($$SELECT raft.add_node(2, NULL, 'host=x')$$);
 SELECT ba_try($$SELECT raft.add_node(2, '127.0.0.1:5', NULL)$$);
