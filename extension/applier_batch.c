@@ -197,9 +197,30 @@ apply_command(PgRaftApplyEntry *e, ApplyResult *r, bool *mine, MemoryContext cxt
 
 		if (is_transient(ed->sqlerrcode))
 		{
-			ereport(LOG,
-					(errmsg("pg_raft: transient failure applying entry %llu, retrying the batch: %s",
-							(unsigned long long) e->index, ed->message)));
+			/* a batch retried every second: one LOG line a minute */
+			static TimestampTz last_logged = 0;
+			static uint64 not_logged = 0;
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (last_logged == 0 ||
+				TimestampDifferenceExceeds(last_logged, now, 60 * 1000))
+			{
+				ereport(LOG,
+						(errmsg("pg_raft: transient failure applying entry %llu, retrying the batch: %s",
+								(unsigned long long) e->index, ed->message),
+						 not_logged > 0 ?
+						 errdetail("%llu more such failures in the last minute were logged at DEBUG1.",
+								   (unsigned long long) not_logged) : 0));
+				last_logged = now;
+				not_logged = 0;
+			}
+			else
+			{
+				ereport(DEBUG1,
+						(errmsg_internal("pg_raft: transient failure applying entry %llu, retrying the batch: %s",
+										 (unsigned long long) e->index, ed->message)));
+				not_logged++;
+			}
 			transient = true;
 		}
 		else

@@ -67,9 +67,11 @@ extern uint64 pgraft_restore_if_needed(uint64 applied);
  * conninfo, which must be node (its pg_raft.node_id), and loads them in
  * one local transaction that also sets raft.applied.  Returns the index
  * loaded (>= min_index), or 0 after a failure (logged; nothing changed
- * here); *unreachable tells whether the failure was to connect at all.
+ * here, reported at elevel); *unreachable tells whether the failure was
+ * to connect at all.
  */
 extern uint64 pgraft_snapshot_fetch(const char *conninfo, int node,
-									uint64 min_index, bool *unreachable);
+									uint64 min_index, bool *unreachable,
+									int elevel);
 
 #endif							/* PGRAFT_SNAPSHOT_H */

@@ -242,7 +242,7 @@ local_relid(const char *name)
 
 uint64
 pgraft_snapshot_fetch(const char *conninfo, int node, uint64 min_index,
-					  bool *unreachable)
+					  bool *unreachable, int elevel)
 {
 	PGconn	   *volatile conn = NULL;
 	volatile uint64 loaded = 0;
@@ -371,10 +371,19 @@ pgraft_snapshot_fetch(const char *conninfo, int node, uint64 min_index,
 	}
 	PG_CATCH();
 	{
+		ErrorData  *edata;
+
 		pgraft_applying = save_applying;
 		MemoryContextSwitchTo(caller);
-		EmitErrorReport();
+		edata = CopyErrorData();
 		FlushErrorState();
+		/* the failure, at the caller's level (an install retried often) */
+		ereport(elevel,
+				(errcode(edata->sqlerrcode),
+				 errmsg_internal("%s", edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 edata->hint ? errhint("%s", edata->hint) : 0));
+		FreeErrorData(edata);
 		if (started)
 			AbortCurrentTransaction();
 		loaded = 0;

@@ -174,6 +174,7 @@ pgraft_restore_if_needed(uint64 applied)
 	uint64		loaded;
 	bool		unreachable = false;
 	int			from;
+	int			elevel;
 
 	LWLockAcquire(pgraft_shared->lock, LW_SHARED);
 	index = pgraft_shared->restore_index;
@@ -192,13 +193,15 @@ pgraft_restore_if_needed(uint64 applied)
 	if (GetCurrentTimestamp() < next_attempt)
 		return applied;
 
-	ereport(LOG,
+	/* retried every second while it fails: the first three, then one a minute */
+	elevel = attempts < 3 || attempts % 60 == 0 ? LOG : DEBUG1;
+	ereport(elevel,
 			(errmsg("pg_raft: installing the snapshot at index %llu from node %d (applied here: %llu, attempt %llu)",
 					(unsigned long long) index, node,
 					(unsigned long long) applied,
 					(unsigned long long) attempts + 1)));
 	from = node;
-	loaded = pgraft_snapshot_fetch(conninfo, node, index, &unreachable);
+	loaded = pgraft_snapshot_fetch(conninfo, node, index, &unreachable, elevel);
 	if (loaded == 0 && unreachable)
 	{
 		int			others[RAFT_MAX_MEMBERS];
@@ -213,7 +216,7 @@ pgraft_restore_if_needed(uint64 applied)
 					(errmsg("pg_raft: node %d is unreachable; fetching the snapshot at index %llu from node %d instead",
 							node, (unsigned long long) index, others[i])));
 			from = others[i];
-			loaded = pgraft_snapshot_fetch(conninfo, others[i], index, &unreachable);
+			loaded = pgraft_snapshot_fetch(conninfo, others[i], index, &unreachable, elevel);
 		}
 	}
 	if (loaded == 0)
