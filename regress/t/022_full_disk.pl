@@ -1,5 +1,5 @@
-# regress/t/022_full_disk.pl — a full disk under a follower's
-# $PGDATA/pg_raft.  regress/run-as-user (as root) mounts a small tmpfs and
+# regress/t/022_full_disk.pl — a full disk under a follower's, then the
+# leader's, $PGDATA/pg_raft.  regress/run-as-user (as root) mounts a small tmpfs and
 # exports its path in PG_RAFT_SMALL_DISK; one follower's Raft log lives
 # there.  With the disk full, that server's log writes fail with a clear
 # line, and it does not spin; the other two keep committing; once space is
@@ -51,6 +51,7 @@ my $pm = $c->_postmaster_pid($small);
 
 # Fill the small disk.
 my $filler = "$disk/filler";
+sub fill_disk
 {
 	open(my $fh, '>:raw', $filler) or die "$filler: $!";
 	my $chunk = "\0" x 65536;
@@ -59,6 +60,7 @@ my $filler = "$disk/filler";
 	close($fh);
 	note("filler: $written bytes, then: $!");
 }
+fill_disk();
 
 my $node = $c->node($small);
 my $offset = -s $node->logfile;
@@ -98,6 +100,61 @@ is($c->exec_ok($small, 'INSERT INTO kv VALUES ($1, $2)', 100, "'space again'"),
 	'1', "a write through node $small succeeds once it has space");
 my $rows = $c->check_identical('(SELECT k, md5(v) FROM kv)', 'after the disk was full');
 is(scalar(split /\n/, $rows), 16, 'every acknowledged row is on every server');
+
+# The leader's disk full: a write through it fails with a clear error (or
+# is acknowledged), another server takes over, nothing acknowledged is
+# lost, and the server comes back once space is back.
+my %acked = map { $_ => 1 } (1 .. 5, 11 .. 20, 100);
+$c->node($leader)->safe_psql('postgres', "SELECT raft.transfer_leadership($small)");
+{
+	my $now;
+	my $deadline = time() + $PgRaftCluster::WAIT_SECONDS;
+	while (time() < $deadline)
+	{
+		$now = $c->wait_for_leader;
+		last if defined $now && $now == $small;
+		usleep(200_000);
+	}
+	is($now, $small, "node $small (on the small disk) leads");
+}
+fill_disk();
+$offset = -s $node->logfile;
+my ($refused, $refusal) = (0, '');
+for my $k (200 .. 240)
+{
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"\\set VERBOSITY verbose\nSET statement_timeout = '60s'; "
+		  . "SELECT raft.exec('INSERT INTO kv VALUES (\$1, \$2)', $k, repeat('y', 1000000))",
+		timeout => 90);
+	if ($ret == 0) { $acked{$k} = 1; next; }
+	($refused, $refusal) = ($k, $err);
+	last;
+}
+ok($refused, "a write through the full leader fails (at key $refused)");
+like($refusal, qr/ERROR:  (40001|40003|55000|57014|57P0\d|58030|53100|08\d\d\d|25006):/,
+	'with an SQLSTATE');
+unlike($refusal, qr/server closed the connection|terminated abnormally/,
+	'the session survives it');
+note("the refusal: $refusal");
+my $next = $c->wait_for_leader(not => $small, among => [ grep { $_ != $small } $c->ids ]);
+ok(defined $next && $next != $small, 'another server leads');
+$next //= (grep { $_ != $small } $c->ids)[0];
+for my $k (300 .. 302)
+{
+	is($c->exec_ok($next, 'INSERT INTO kv VALUES ($1, $2)', $k, "'other leader'"),
+		'1', "write $k through node $next while node $small has no space");
+	$acked{$k} = 1;
+}
+like(slurp_file($node->logfile, $offset), qr/No space left on device/,
+	"node $small logs that its disk is full");
+unlink($filler) or die "$filler: $!";
+$commit = $c->status($next)->{commit};
+$c->wait_applied($small, $commit);
+$rows = $c->check_identical('(SELECT k, md5(v) FROM kv)', "after the leader's disk was full");
+my %have = map { /^\((\d+),/ ? ($1 => 1) : () } split /\n/, $rows;
+my @lost = grep { !$have{$_} } sort { $a <=> $b } keys %acked;
+is("@lost", '', 'no acknowledged write is lost');
+
 for my $id ($c->ids)
 {
 	unlike(slurp_file($c->node($id)->logfile), qr/terminated by signal|PANIC/,
