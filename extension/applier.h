@@ -42,6 +42,14 @@ typedef struct PgRaftApplyBatch
 extern bool pgraft_apply_batch(PgRaftApplyBatch *batch, MemoryContext cxt);
 
 /*
+ * Ends, with outcome, this server's proposals still waiting at an index <=
+ * applied, marking them in woke[PGRAFT_MAX_REQUESTS].  Caller holds
+ * pgraft_shared->lock exclusively.
+ */
+extern void pgraft_end_proposals_through(uint64 applied, PgRaftOutcome outcome,
+										 bool *woke);
+
+/*
  * The durable applied index (pgraft_shared->durable_applied_index): the
  * applier commits asynchronously, so an applied index is durable once its
  * commit record is flushed.  pgraft_durable_note remembers a commit (its

@@ -277,18 +277,7 @@ publish(uint64 applied, ApplyResult *results, int nresults)
 	 * found above: another entry took its place (a new leader overwrote it,
 	 * §3.5).  It will never be applied.
 	 */
-	for (s = 0; s < PGRAFT_MAX_REQUESTS; s++)
-	{
-		PgRaftSlot *slot = &pgraft_shared->slots[s];
-
-		if (slot->state == PGRAFT_SLOT_PROPOSED && slot->kind == PGRAFT_REQ_PROPOSE &&
-			slot->index > 0 && slot->index <= applied)
-		{
-			slot->state = PGRAFT_SLOT_DONE;
-			slot->outcome = PGRAFT_OUT_LOST;
-			woke[s] = true;
-		}
-	}
+	pgraft_end_proposals_through(applied, PGRAFT_OUT_LOST, woke);
 	worker_latch = pgraft_shared->worker_latch;
 	LWLockRelease(pgraft_shared->lock);
 
@@ -374,6 +363,30 @@ pgraft_durable_reset(uint64 applied)
 	XLogFlush(GetXLogInsertRecPtr());
 	pending_first = pending_n = 0;
 	pg_atomic_write_u64(&pgraft_shared->durable_applied_index, applied);
+}
+
+/*
+ * Ends, with outcome, every proposal of this server still waiting for an
+ * entry at an index <= applied, and marks it in woke[] for the caller to
+ * wake.  The caller holds pgraft_shared->lock exclusively.
+ */
+void
+pgraft_end_proposals_through(uint64 applied, PgRaftOutcome outcome, bool *woke)
+{
+	int			s;
+
+	for (s = 0; s < PGRAFT_MAX_REQUESTS; s++)
+	{
+		PgRaftSlot *slot = &pgraft_shared->slots[s];
+
+		if (slot->state == PGRAFT_SLOT_PROPOSED && slot->kind == PGRAFT_REQ_PROPOSE &&
+			slot->index > 0 && slot->index <= applied)
+		{
+			slot->state = PGRAFT_SLOT_DONE;
+			slot->outcome = outcome;
+			woke[s] = true;
+		}
+	}
 }
 
 bool

@@ -36,6 +36,7 @@
 #include "storage/proc.h"
 #include "utils/timestamp.h"
 
+#include "applier.h"
 #include "pg_raft.h"
 #include "shmem.h"
 #include "snapshot.h"
@@ -113,18 +114,7 @@ publish_restored(uint64 applied)
 	memset(woke, 0, sizeof(woke));
 	pg_atomic_write_u64(&pgraft_shared->applied_index, applied);
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
-	for (s = 0; s < PGRAFT_MAX_REQUESTS; s++)
-	{
-		PgRaftSlot *slot = &pgraft_shared->slots[s];
-
-		if (slot->state == PGRAFT_SLOT_PROPOSED && slot->kind == PGRAFT_REQ_PROPOSE &&
-			slot->index > 0 && slot->index <= applied)
-		{
-			slot->state = PGRAFT_SLOT_DONE;
-			slot->outcome = PGRAFT_OUT_UNKNOWN;
-			woke[s] = true;
-		}
-	}
+	pgraft_end_proposals_through(applied, PGRAFT_OUT_UNKNOWN, woke);
 	pgraft_shared->restore_attempts = 0;
 	pgraft_shared->restores_done++;
 	worker_latch = pgraft_shared->worker_latch;
