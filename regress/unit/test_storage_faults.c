@@ -15,33 +15,6 @@
 
 #include "test_storage_util.h"
 
-/* Fails operation op with err, times times, after letting skip pass. */
-struct faults
-{
-	enum raft_log_op op;
-	int			skip;
-	int			times;
-	int			err;
-	int			calls[8];
-};
-
-static int
-fault_hook(void *arg, enum raft_log_op op)
-{
-	struct faults *fl = arg;
-
-	fl->calls[op]++;
-	if (op != fl->op || fl->times == 0)
-		return 0;
-	if (fl->skip > 0)
-	{
-		fl->skip--;
-		return 0;
-	}
-	fl->times--;
-	return fl->err;
-}
-
 struct fixture
 {
 	char		dir[DIR_LEN];

@@ -20,24 +20,6 @@
 
 #define MAX_DATA 200
 
-struct faults
-{
-	enum raft_log_op op;
-	int			times;
-	int			err;
-};
-
-static int
-fault_hook(void *arg, enum raft_log_op op)
-{
-	struct faults *fl = arg;
-
-	if (op != fl->op || fl->times == 0)
-		return 0;
-	fl->times--;
-	return fl->err;
-}
-
 struct fixture
 {
 	char		dir[DIR_LEN];

@@ -263,4 +263,31 @@ file_flip(const char *path, off_t off)
 	file_write(path, off, &b, 1);
 }
 
+/* Fails operation op with err, times times, after letting skip pass. */
+struct faults
+{
+	enum raft_log_op op;
+	int			skip;
+	int			times;
+	int			err;
+	int			calls[8];
+};
+
+static inline int
+fault_hook(void *arg, enum raft_log_op op)
+{
+	struct faults *fl = arg;
+
+	fl->calls[op]++;
+	if (op != fl->op || fl->times == 0)
+		return 0;
+	if (fl->skip > 0)
+	{
+		fl->skip--;
+		return 0;
+	}
+	fl->times--;
+	return fl->err;
+}
+
 #endif							/* TEST_STORAGE_UTIL_H */
