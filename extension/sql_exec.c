@@ -3,13 +3,15 @@
  * raft.barrier().
  *
  * raft.exec builds the statement (origin, request id, the current role,
- * the SQL, the arguments as schema-qualified type names and text), waits
- * for a read fence, has it checked on this server (bad or refused SQL fails before anything is
- * proposed), encodes it, proposes it and waits for this server's applier
- * to hand back its result.
+ * the SQL, the arguments as schema-qualified type names and text), has it
+ * checked on this server (bad or refused SQL fails before anything is
+ * proposed; a check that fails is repeated after a read fence, so a refusal
+ * never comes from this server lagging behind), encodes it, proposes it and
+ * waits for this server's applier to hand back its result.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
@@ -18,6 +20,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/resowner.h"
 
 #include "pg_raft.h"
 #include "statement.h"
@@ -107,6 +110,82 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 	AtEOXact_GUC(true, guc_level);
 }
 
+/*
+ * An error of the check that this server's schema, older than the
+ * cluster's, could explain: an undefined or duplicate object, a type or a
+ * privilege that changed, a table not (yet) replicated.  Not a syntax
+ * error, a cancel, a resource or an internal error.
+ */
+static bool
+may_come_from_lagging(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION:
+			return sqlerrcode != ERRCODE_SYNTAX_ERROR;
+		case ERRCODE_INVALID_SCHEMA_NAME:
+		case ERRCODE_FEATURE_NOT_SUPPORTED:
+		case ERRCODE_DATA_EXCEPTION:
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Checks the statement against this server's schema as it is, in a
+ * subtransaction.  A statement that passes is proposed at once, with no
+ * round to the leader first: the check only refuses bad SQL early, and
+ * what counts is the statement's run by the applier of every server, in
+ * log order.  One that fails with an error a lagging schema could explain
+ * is checked again after a read fence (under the session's
+ * pg_raft.read_consistency), so a table created through another server a
+ * moment ago is seen here too, and a refusal is always one the schema as of
+ * the fence gives.
+ */
+static void
+check_statement(const PgRaftStatement *stmt)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	ErrorData  *edata = NULL;
+
+	if (pgraft_read_consistency == PGRAFT_READ_LOCAL)
+	{
+		(void) pgraft_check_statement(stmt);
+		return;
+	}
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		(void) pgraft_check_statement(stmt);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+
+	if (edata == NULL)
+		return;
+	if (!may_come_from_lagging(edata->sqlerrcode))
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	CHECK_FOR_INTERRUPTS();
+	(void) pgraft_read_fence(pgraft_read_consistency);
+	(void) pgraft_check_statement(stmt);
+}
+
 Datum
 pgraft_exec(PG_FUNCTION_ARGS)
 {
@@ -139,13 +218,7 @@ pgraft_exec(PG_FUNCTION_ARGS)
 	stmt.sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	collect_args(fcinfo, &stmt);
 
-	/*
-	 * Check against the schema as of a read fence (under the session's
-	 * pg_raft.read_consistency), so a table created through another server
-	 * a moment ago is seen here too.
-	 */
-	(void) pgraft_read_fence(pgraft_read_consistency);
-	(void) pgraft_check_statement(&stmt);
+	check_statement(&stmt);
 	entry = pgraft_encode_statement(&stmt);
 	rows = pgraft_propose_and_wait(entry, stmt.request_id);
 	PG_RETURN_INT64((int64) rows);
