@@ -278,7 +278,13 @@ publish(uint64 applied, ApplyResult *results, int nresults)
 	 * §3.5).  It will never be applied.
 	 */
 	pgraft_end_proposals_through(applied, PGRAFT_OUT_LOST, woke);
-	worker_latch = pgraft_shared->worker_latch;
+
+	/*
+	 * The worker frees applied entries and compacts on its next loop (a
+	 * tick at the latest); only proposals held back until the applier
+	 * catches up need it at once.  No signal per batch otherwise.
+	 */
+	worker_latch = pgraft_shared->intake_paused ? pgraft_shared->worker_latch : NULL;
 	LWLockRelease(pgraft_shared->lock);
 
 	for (s = 0; s < PGRAFT_MAX_REQUESTS; s++)

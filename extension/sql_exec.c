@@ -18,6 +18,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
@@ -28,12 +29,16 @@
 PG_FUNCTION_INFO_V1(pgraft_exec);
 PG_FUNCTION_INFO_V1(pgraft_barrier);
 
+/*
+ * By the name of this session's database (a syscache lookup), not by
+ * get_database_oid (a scan of pg_database on every call).
+ */
 static void
 require_raft_database(void)
 {
-	Oid			dboid = get_database_oid(pgraft_database, true);
+	char	   *dbname = get_database_name(MyDatabaseId);
 
-	if (dboid != MyDatabaseId)
+	if (dbname == NULL || strcmp(dbname, pgraft_database) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pg_raft serves database \"%s\", not \"%s\"",
@@ -69,14 +74,19 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 
 	/*
 	 * A value goes into the log as text: print floats with every digit
-	 * (extra_float_digits = 3 prints the shortest exact form), whatever the
-	 * session's setting, so the value the applier reads back is the one
-	 * given.  (The settings that change how text is read, DateStyle and the
-	 * like, travel with the entry.)
+	 * whatever the session's setting, so the value the applier reads back is
+	 * the one given.  Any extra_float_digits above 0 (the default is 1)
+	 * prints the shortest exact form already; only a lower one is raised
+	 * for the call.  (The settings that change how text is read, DateStyle
+	 * and the like, travel with the entry.)
 	 */
-	guc_level = NewGUCNestLevel();
-	(void) set_config_option("extra_float_digits", "3", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	guc_level = -1;
+	if (extra_float_digits <= 0)
+	{
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("extra_float_digits", "3", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
 
 	stmt->nargs = nargs;
 	stmt->argtypes = palloc(sizeof(char *) * nargs);
@@ -107,7 +117,8 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 			stmt->argvalues[i] = OidOutputFunctionCall(outfunc, values[i]);
 		}
 	}
-	AtEOXact_GUC(true, guc_level);
+	if (guc_level >= 0)
+		AtEOXact_GUC(true, guc_level);
 }
 
 /*
