@@ -61,6 +61,7 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 	stmt->nargs = 0;
 	stmt->argtypes = NULL;
 	stmt->argvalues = NULL;
+	stmt->argtypeoids = NULL;
 	if (PG_NARGS() < 2)
 		return;
 	nargs = extract_variadic_args(fcinfo, 1, true, &values, &types, &nulls);
@@ -91,6 +92,7 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 	stmt->nargs = nargs;
 	stmt->argtypes = palloc(sizeof(char *) * nargs);
 	stmt->argvalues = palloc(sizeof(char *) * nargs);
+	stmt->argtypeoids = palloc(sizeof(Oid) * nargs);
 	for (i = 0; i < nargs; i++)
 	{
 		Oid			type = types[i];
@@ -104,6 +106,7 @@ collect_args(FunctionCallInfo fcinfo, PgRaftStatement *stmt)
 					 errmsg("could not determine the type of argument %d of raft.exec", i + 1),
 					 errhint("Cast the argument, e.g. '5'::int.")));
 		stmt->argtypes[i] = format_type_be_qualified(type);
+		stmt->argtypeoids[i] = type;
 		if (nulls[i])
 			stmt->argvalues[i] = NULL;
 		else if (types[i] == UNKNOWNOID)

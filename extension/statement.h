@@ -40,6 +40,9 @@ typedef struct PgRaftStatement
 	int			nargs;
 	char	  **argtypes;		/* type names, schema-qualified (format_type) */
 	char	  **argvalues;		/* text form; NULL for SQL NULL */
+	Oid		   *argtypeoids;	/* on the proposing server, the types the
+								 * names were made from (the check then
+								 * needs no lookup); NULL after decoding */
 
 	/*
 	 * The proposer's session settings that change what the statement means:

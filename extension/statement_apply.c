@@ -133,7 +133,7 @@ apply_settings(const PgRaftStatement *stmt)
 {
 	for (int i = 0; i < stmt->nsettings; i++)
 	{
-		const char *current = GetConfigOption(stmt->setting_names[i], true, false);
+		const char *current = pgraft_setting_value(stmt->setting_names[i]);
 
 		/* the value as pgraft_encode_statement reads it: same text, same value */
 		if (current != NULL && strcmp(current, stmt->setting_values[i]) == 0)

@@ -507,7 +507,8 @@ check_dml(RawStmt *raw, const PgRaftStatement *stmt)
 			Oid			typinput;
 			Oid			typioparam;
 
-			types[i] = pgraft_parameter_type(stmt->argtypes[i]);
+			types[i] = stmt->argtypeoids ? stmt->argtypeoids[i] :
+				pgraft_parameter_type(stmt->argtypes[i]);
 			/* a value its type does not accept fails here, not on apply */
 			if (stmt->argvalues[i] != NULL)
 			{

@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 
 #include "statement.h"
+#include "statement_internal.h"
 
 #define PGRAFT_STATEMENT_VERSION 1
 #define PGRAFT_MAX_SETTINGS 32
@@ -150,7 +151,7 @@ pgraft_encode_statement(const PgRaftStatement *stmt)
 		for (int i = 0; i < PGRAFT_NUM_STATEMENT_SETTINGS; i++)
 		{
 			const char *name = pgraft_statement_settings[i];
-			const char *value = GetConfigOption(name, false, false);
+			const char *value = pgraft_setting_value(name);
 
 			put_str(&buf, name);
 			put_str(&buf, value ? value : "");
@@ -261,6 +262,7 @@ pgraft_decode_statement(const char *data, Size len, PgRaftStatement *stmt)
 	stmt->nargs = (int) count;
 	stmt->argtypes = palloc0(sizeof(char *) * (count + 1));
 	stmt->argvalues = palloc0(sizeof(char *) * (count + 1));
+	stmt->argtypeoids = NULL;
 	for (uint32 i = 0; i < count; i++)
 	{
 		uint8		isnull;

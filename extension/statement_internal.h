@@ -60,6 +60,12 @@ extern bool pgraft_checking;
 /* statement_check.c: the type named by a parameter's type name. */
 extern Oid	pgraft_parameter_type(const char *name);
 
+/*
+ * setting_value.c: a setting's current value as text, as GetConfigOption
+ * returns it (NULL for an unknown name).
+ */
+extern const char *pgraft_setting_value(const char *name);
+
 /* statement_check_ddl.c: checks a DDL statement (see statement.h). */
 extern void pgraft_check_ddl(RawStmt *raw, const PgRaftStatement *stmt);
 
