@@ -27,6 +27,7 @@ typedef struct SettingRef
 
 static SettingRef refs[PGRAFT_SETTING_REFS];
 static int	nrefs = 0;
+static int	next_ref = 0;		/* callers ask in the same order each time */
 
 static struct config_generic *
 resolve(const char *name)
@@ -50,15 +51,21 @@ lookup(const char *name)
 	struct config_generic *record;
 	SettingRef *ref;
 
+	if (next_ref < nrefs && strcmp(refs[next_ref].name, name) == 0)
+		return &refs[next_ref++];
 	for (int i = 0; i < nrefs; i++)
 		if (strcmp(refs[i].name, name) == 0)
+		{
+			next_ref = i + 1;
 			return &refs[i];
+		}
 	if (nrefs == PGRAFT_SETTING_REFS || strlen(name) >= NAMEDATALEN)
 		return NULL;
 	record = resolve(name);
 	if (record == NULL || (record->flags & GUC_CUSTOM_PLACEHOLDER))
 		return NULL;
 	ref = &refs[nrefs++];
+	next_ref = nrefs;
 	strlcpy(ref->name, name, sizeof(ref->name));
 	ref->record = record;
 	return ref;

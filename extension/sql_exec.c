@@ -6,8 +6,9 @@
  * the SQL, the arguments as schema-qualified type names and text), has it
  * checked on this server (bad or refused SQL fails before anything is
  * proposed; a check that fails is repeated after a read fence, so a refusal
- * never comes from this server lagging behind), encodes it, proposes it and
- * waits for this server's applier to hand back its result.
+ * never comes from this server lagging behind; a DML statement the session
+ * checked before skips the analysis, check_cache.c), encodes it, proposes
+ * it and waits for this server's applier to hand back its result.
  */
 #include "postgres.h"
 
@@ -17,6 +18,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/sinval.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/guc.h"
@@ -25,6 +27,7 @@
 
 #include "pg_raft.h"
 #include "statement.h"
+#include "statement_internal.h"
 
 PG_FUNCTION_INFO_V1(pgraft_exec);
 PG_FUNCTION_INFO_V1(pgraft_barrier);
@@ -165,10 +168,18 @@ check_statement(const PgRaftStatement *stmt)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
 	ErrorData  *edata = NULL;
+	uint64		inval_count;
+	volatile PgRaftStatementKind kind = PGRAFT_STMT_DDL;
+
+	/* passed before, and nothing it depends on changed since */
+	if (pgraft_check_cache_passes(stmt))
+		return;
+	inval_count = SharedInvalidMessageCounter;
 
 	if (pgraft_read_consistency == PGRAFT_READ_LOCAL)
 	{
-		(void) pgraft_check_statement(stmt);
+		if (pgraft_check_statement(stmt) == PGRAFT_STMT_DML)
+			pgraft_check_cache_store(stmt, inval_count);
 		return;
 	}
 
@@ -176,7 +187,7 @@ check_statement(const PgRaftStatement *stmt)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		(void) pgraft_check_statement(stmt);
+		kind = pgraft_check_statement(stmt);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -191,13 +202,19 @@ check_statement(const PgRaftStatement *stmt)
 	CurrentResourceOwner = oldowner;
 
 	if (edata == NULL)
+	{
+		if (kind == PGRAFT_STMT_DML)
+			pgraft_check_cache_store(stmt, inval_count);
 		return;
+	}
 	if (!may_come_from_lagging(edata->sqlerrcode))
 		ReThrowError(edata);
 	FreeErrorData(edata);
 	CHECK_FOR_INTERRUPTS();
 	(void) pgraft_read_fence(pgraft_read_consistency);
-	(void) pgraft_check_statement(stmt);
+	inval_count = SharedInvalidMessageCounter;
+	if (pgraft_check_statement(stmt) == PGRAFT_STMT_DML)
+		pgraft_check_cache_store(stmt, inval_count);
 }
 
 Datum

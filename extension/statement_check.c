@@ -492,32 +492,38 @@ pgraft_parameter_type(const char *name)
 	return typenameTypeId(NULL, tn);
 }
 
+Oid *
+pgraft_check_arguments(const PgRaftStatement *stmt)
+{
+	Oid		   *types;
+
+	if (stmt->nargs <= 0)
+		return NULL;
+	types = palloc(sizeof(Oid) * stmt->nargs);
+	for (int i = 0; i < stmt->nargs; i++)
+	{
+		Oid			typinput;
+		Oid			typioparam;
+
+		types[i] = stmt->argtypeoids ? stmt->argtypeoids[i] :
+			pgraft_parameter_type(stmt->argtypes[i]);
+		/* a value its type does not accept fails here, not on apply */
+		if (stmt->argvalues[i] != NULL)
+		{
+			getTypeInputInfo(types[i], &typinput, &typioparam);
+			(void) OidInputFunctionCall(typinput, stmt->argvalues[i],
+										typioparam, -1);
+		}
+	}
+	return types;
+}
+
 static void
 check_dml(RawStmt *raw, const PgRaftStatement *stmt)
 {
-	Oid		   *types = NULL;
+	Oid		   *types = pgraft_check_arguments(stmt);
 	Query	   *query;
 	DmlCheck	check = {0};
-
-	if (stmt->nargs > 0)
-	{
-		types = palloc(sizeof(Oid) * stmt->nargs);
-		for (int i = 0; i < stmt->nargs; i++)
-		{
-			Oid			typinput;
-			Oid			typioparam;
-
-			types[i] = stmt->argtypeoids ? stmt->argtypeoids[i] :
-				pgraft_parameter_type(stmt->argtypes[i]);
-			/* a value its type does not accept fails here, not on apply */
-			if (stmt->argvalues[i] != NULL)
-			{
-				getTypeInputInfo(types[i], &typinput, &typioparam);
-				(void) OidInputFunctionCall(typinput, stmt->argvalues[i],
-											typioparam, -1);
-			}
-		}
-	}
 
 	pgraft_checking = true;
 	PG_TRY();

@@ -59,6 +59,19 @@ static const char *const pgraft_statement_settings[] = {
 StaticAssertDecl(PGRAFT_NUM_STATEMENT_SETTINGS <= PGRAFT_MAX_SETTINGS,
 				 "too many statement settings");
 
+int
+pgraft_statement_settings_count(void)
+{
+	return PGRAFT_NUM_STATEMENT_SETTINGS;
+}
+
+const char *
+pgraft_statement_setting_name(int i)
+{
+	Assert(i >= 0 && i < PGRAFT_NUM_STATEMENT_SETTINGS);
+	return pgraft_statement_settings[i];
+}
+
 static void
 put_u8(StringInfo buf, uint8 v)
 {

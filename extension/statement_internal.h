@@ -66,6 +66,25 @@ extern Oid	pgraft_parameter_type(const char *name);
  */
 extern const char *pgraft_setting_value(const char *name);
 
+/* statement_codec.c: the settings that travel with a statement. */
+extern int	pgraft_statement_settings_count(void);
+extern const char *pgraft_statement_setting_name(int i);
+
+/*
+ * statement_check.c: the parameters' types, after reading each value with
+ * its type's input function (a value its type does not accept fails here,
+ * not on apply).  NULL when there are none.
+ */
+extern Oid *pgraft_check_arguments(const PgRaftStatement *stmt);
+
+/*
+ * check_cache.c: the DML statements this session's check passed, valid
+ * while no catalog change is seen and the role, argument types and
+ * travelling settings are the same.
+ */
+extern bool pgraft_check_cache_passes(const PgRaftStatement *stmt);
+extern void pgraft_check_cache_store(const PgRaftStatement *stmt, uint64 inval_count);
+
 /* statement_check_ddl.c: checks a DDL statement (see statement.h). */
 extern void pgraft_check_ddl(RawStmt *raw, const PgRaftStatement *stmt);
 
