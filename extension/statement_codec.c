@@ -298,14 +298,19 @@ pgraft_decode_statement(const char *data, Size len, PgRaftStatement *stmt)
 		if (!get_str(&r, &stmt->setting_names[i]) ||
 			!get_str(&r, &stmt->setting_values[i]))
 			return false;
-		/* only the settings this codec records: nothing else is applied */
+		/*
+		 * Only the settings this codec records: nothing else is applied.
+		 * The encoder writes them in the list's order and spelling, so the
+		 * name at the same position is checked first.
+		 */
+		if (i >= PGRAFT_NUM_STATEMENT_SETTINGS ||
+			strcmp(stmt->setting_names[i], pgraft_statement_settings[i]) != 0)
 		{
 			bool		known = false;
 
-			for (int k = 0; k < PGRAFT_NUM_STATEMENT_SETTINGS; k++)
-				if (pg_strcasecmp(stmt->setting_names[i],
-								  pgraft_statement_settings[k]) == 0)
-					known = true;
+			for (int k = 0; k < PGRAFT_NUM_STATEMENT_SETTINGS && !known; k++)
+				known = pg_strcasecmp(stmt->setting_names[i],
+									  pgraft_statement_settings[k]) == 0;
 			if (!known)
 				return false;
 		}
