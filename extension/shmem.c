@@ -64,6 +64,8 @@ pgraft_shmem_startup_hook(void)
 		 */
 		pg_atomic_init_u64(&pgraft_shared->next_request_id,
 						   (uint64) GetCurrentTimestamp());
+		/* likewise the ReadIndex rounds: a late answer is never a new one's */
+		pgraft_shared->next_read_round = (uint64) GetCurrentTimestamp();
 		for (i = 0; i < PGRAFT_MAX_REQUESTS; i++)
 		{
 			ConditionVariableInit(&pgraft_shared->slots[i].cv);

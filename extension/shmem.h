@@ -75,6 +75,7 @@ typedef struct PgRaftSlot
 	TimestampTz proposed_at;	/* when it entered the core */
 	raft_index	index;			/* leader: the entry's index; 0 if forwarded */
 	raft_term	term;
+	uint64		read_round;		/* READ_WAIT: the ReadIndex round it waits for */
 	struct raft_change change;	/* CHANGE / TRANSFER */
 
 	/* result */
@@ -103,6 +104,8 @@ typedef struct PgRaftCounters
 	uint64		fsync_us_total; /* time spent in those syncs, microseconds */
 	uint64		fsync_us_max;	/* the longest one */
 	uint64		hard_state_saves;	/* term/vote (and commit) file rewrites */
+	uint64		read_requests;	/* reads that asked for a ReadIndex round */
+	uint64		read_rounds;	/* ReadIndex rounds asked of the core */
 } PgRaftCounters;
 
 typedef struct PgRaftShared
@@ -113,6 +116,8 @@ typedef struct PgRaftShared
 	pg_atomic_uint64 durable_applied_index; /* ... and its commit record flushed;
 											 * compaction never passes it */
 	pg_atomic_uint64 next_request_id;
+	uint64		next_read_round;	/* ReadIndex rounds (worker_requests.c);
+									 * only the worker moves it */
 
 	/* Raft worker */
 	int			worker_pid;		/* 0 when not running */

@@ -50,8 +50,8 @@ pgraft_status(PG_FUNCTION_ARGS)
 	struct raft_status *st = palloc(sizeof(struct raft_status));
 	const struct raft_member *self;
 	TupleDesc	tupdesc;
-	Datum		values[24];
-	bool		nulls[24];
+	Datum		values[26];
+	bool		nulls[26];
 	PgRaftCounters counters;
 	uint64		installed;
 	uint64		pending;
@@ -102,6 +102,8 @@ pgraft_status(PG_FUNCTION_ARGS)
 								(double) counters.fsyncs / 1000.0 : 0.0);
 	values[22] = Float8GetDatum((double) counters.fsync_us_max / 1000.0);
 	values[23] = Int64GetDatum((int64) counters.hard_state_saves);
+	values[24] = Int64GetDatum((int64) counters.read_requests);
+	values[25] = Int64GetDatum((int64) counters.read_rounds);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -3,6 +3,12 @@
  * hands what client backends asked for to the core (proposals, ReadIndex,
  * membership changes, leadership transfers) and answers read states.
  *
+ * The read requests taken in one pass share one ReadIndex round: one
+ * raft_read_index call (one heartbeat broadcast on the leader, one
+ * forwarded request on a follower), whose answer releases them all.  That
+ * is safe: the round starts after every one of them arrived, so its read
+ * index is at least the commit index when each read began (§6.4).
+ *
  * A slot is copied and marked TAKEN under the lock, the core is called
  * without it, and the outcome is written back only if the slot still has
  * the same generation (the backend may have given up meanwhile).  Requests
@@ -27,6 +33,9 @@ typedef struct TakenRequest
 	dsm_handle	payload_dsm;
 	char	   *data;
 
+	bool		wants_round;	/* a read waiting for this pass's round */
+	uint64		round;			/* ... and that round */
+
 	/* outcome */
 	PgRaftSlotState new_state;
 	PgRaftOutcome outcome;
@@ -35,12 +44,6 @@ typedef struct TakenRequest
 	char		errmsg[PGRAFT_ERRMSG_LEN];
 	char		errhint[PGRAFT_ERRHINT_LEN];
 } TakenRequest;
-
-static uint64
-read_ctx(int slotno, uint32 generation)
-{
-	return ((uint64) generation << 32) | (uint64) (slotno + 1);
-}
 
 void
 pgraft_worker_recover_slots(void)
@@ -180,6 +183,8 @@ lease_read_index(PgRaftWorker *w, raft_index *index)
 	return ok;
 }
 
+static void set_core_outcome(TakenRequest *t, int rc, raft_id leader);
+
 /* Calls the core for one request; fills in the outcome. */
 static void
 hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
@@ -209,10 +214,8 @@ hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
 			/* no lease here: a ReadIndex round */
 			/* FALLTHROUGH */
 		case PGRAFT_REQ_READ_INDEX:
-			rc = raft_read_index(w->raft, read_ctx(t->slotno, t->generation));
-			if (rc == RAFT_OK)
-				t->new_state = PGRAFT_SLOT_READ_WAIT;
-			break;
+			t->wants_round = true;	/* start_read_round asks the core */
+			return;
 		case PGRAFT_REQ_CHANGE:
 			rc = raft_change_config(w->raft, &t->change, 1, &index);
 			if (rc == RAFT_OK)
@@ -222,6 +225,45 @@ hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
 			rc = raft_transfer_leadership(w->raft, t->change.id);
 			break;
 	}
+	set_core_outcome(t, rc, leader);
+}
+
+/*
+ * One ReadIndex round for the reads of this pass (see the header); rc of
+ * raft_read_index is each one's outcome.
+ */
+static void
+start_read_round(PgRaftWorker *w, TakenRequest *taken, int n, raft_id leader)
+{
+	uint64		round = 0;
+	int			rc = RAFT_OK;
+	bool		asked = false;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		TakenRequest *t = &taken[i];
+
+		if (!t->wants_round)
+			continue;
+		if (!asked)
+		{
+			round = ++pgraft_shared->next_read_round;
+			rc = raft_read_index(w->raft, round);
+			asked = true;
+			w->counters.read_rounds++;
+		}
+		w->counters.read_requests++;
+		t->round = round;
+		t->new_state = PGRAFT_SLOT_READ_WAIT;
+		set_core_outcome(t, rc, leader);
+	}
+}
+
+/* What a core call's rc means for the request (RAFT_OK: as set). */
+static void
+set_core_outcome(TakenRequest *t, int rc, raft_id leader)
+{
 	if (rc == RAFT_OK)
 		return;
 	if (rc == RAFT_ENOLEADER || rc == RAFT_ETRANSFER)
@@ -311,6 +353,7 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 			continue;
 		hand_to_core(w, &taken[i], st->leader);
 	}
+	start_read_round(w, taken, n, st->leader);
 	raft_get_status(w->raft, st);
 	now = GetCurrentTimestamp();
 
@@ -323,7 +366,9 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 		if (slot->generation != t->generation || slot->state != PGRAFT_SLOT_TAKEN)
 			continue;			/* the backend gave up */
 		slot->state = t->new_state;
-		if (t->new_state == PGRAFT_SLOT_PROPOSED)
+		if (t->new_state == PGRAFT_SLOT_READ_WAIT)
+			slot->read_round = t->round;
+		else if (t->new_state == PGRAFT_SLOT_PROPOSED)
 		{
 			slot->index = t->index;
 			slot->term = st->term;
@@ -350,29 +395,29 @@ pgraft_worker_answer_reads(PgRaftWorker *w, const struct raft_read_state *reads,
 						   uint32 n)
 {
 	uint32		i;
+	int			s;
 	bool		woke[PGRAFT_MAX_REQUESTS];
 
 	memset(woke, 0, sizeof(woke));
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < n; i++)
 	{
-		uint64		ctx = reads[i].ctx;
-		int			slotno = (int) (ctx & 0xffffffff) - 1;
-		uint32		generation = (uint32) (ctx >> 32);
-		PgRaftSlot *slot;
+		/* every read of the round (a late answer finds none) */
+		for (s = 0; s < PGRAFT_MAX_REQUESTS; s++)
+		{
+			PgRaftSlot *slot = &pgraft_shared->slots[s];
 
-		if (slotno < 0 || slotno >= PGRAFT_MAX_REQUESTS)
-			continue;
-		slot = &pgraft_shared->slots[slotno];
-		if (slot->generation != generation || slot->state != PGRAFT_SLOT_READ_WAIT)
-			continue;
-		slot->state = PGRAFT_SLOT_DONE;
-		slot->outcome = PGRAFT_OUT_OK;
-		slot->read_index = reads[i].index;
-		woke[slotno] = true;
+			if (slot->state != PGRAFT_SLOT_READ_WAIT ||
+				slot->read_round != reads[i].ctx)
+				continue;
+			slot->state = PGRAFT_SLOT_DONE;
+			slot->outcome = PGRAFT_OUT_OK;
+			slot->read_index = reads[i].index;
+			woke[s] = true;
+		}
 	}
 	LWLockRelease(pgraft_shared->lock);
-	for (i = 0; i < PGRAFT_MAX_REQUESTS; i++)
-		if (woke[i])
-			ConditionVariableBroadcast(&pgraft_shared->slots[i].cv);
+	for (s = 0; s < PGRAFT_MAX_REQUESTS; s++)
+		if (woke[s])
+			ConditionVariableBroadcast(&pgraft_shared->slots[s].cv);
 }

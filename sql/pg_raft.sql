@@ -71,7 +71,12 @@ CREATE FUNCTION raft.status(
 	-- milliseconds; the rewrites of the term/vote (hard state) file
 	OUT fsync_latency_avg_ms double precision,
 	OUT fsync_latency_max_ms double precision,
-	OUT hard_state_saves bigint)
+	OUT hard_state_saves bigint,
+	-- linearizable reads (and lease reads without a lease) that asked for
+	-- a ReadIndex round, and the rounds asked of the core: the reads taken
+	-- in one pass of the worker share one round
+	OUT read_requests bigint,
+	OUT read_rounds bigint)
 RETURNS record
 AS 'MODULE_PATHNAME', 'pgraft_status'
 LANGUAGE C VOLATILE STRICT;

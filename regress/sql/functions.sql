@@ -60,6 +60,18 @@ SELECT elections >= 1 AS elected, proposals > 0 AS proposed,
   FROM raft.status();
 -- a one-node leader after a read fence: nothing lags, nothing installs
 SELECT raft.barrier() > 0 AS fenced;
+-- it asked for a ReadIndex round (the worker publishes its counters at
+-- the end of its loop: wait for them)
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    EXIT WHEN (SELECT read_rounds FROM raft.status()) >= 1;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT read_requests >= 1 AS read_asked,
+       read_rounds BETWEEN 1 AND read_requests AS rounds_shared
+  FROM raft.status();
 SELECT n.node_id, n.role, n.voter, n.match_index = s.last_log_index AS matched,
        n.lag_entries, n.lag_bytes, n.snapshot_in_progress, n.last_contact_ms
   FROM raft.nodes() n, raft.status() s;
