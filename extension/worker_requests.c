@@ -183,7 +183,40 @@ lease_read_index(PgRaftWorker *w, raft_index *index)
 	return ok;
 }
 
-static void set_core_outcome(TakenRequest *t, int rc, raft_id leader);
+/* What a core call's rc means for the request (RAFT_OK: as set). */
+static void
+set_core_outcome(TakenRequest *t, int rc, raft_id leader)
+{
+	if (rc == RAFT_OK)
+		return;
+	if (rc == RAFT_ENOLEADER || rc == RAFT_ETRANSFER)
+	{
+		t->new_state = PGRAFT_SLOT_FILLED;	/* retried on the next loop */
+		return;
+	}
+	switch (t->kind)
+	{
+		case PGRAFT_REQ_PROPOSE:
+		case PGRAFT_REQ_READ_INDEX:
+		case PGRAFT_REQ_READ_LEASE:
+			t->new_state = PGRAFT_SLOT_DONE;
+			t->outcome = PGRAFT_OUT_NOT_PROPOSED;
+			strlcpy(t->errmsg, raft_strerror(rc), sizeof(t->errmsg));
+			break;
+		case PGRAFT_REQ_CHANGE:
+		case PGRAFT_REQ_TRANSFER:
+			if (rc == RAFT_ENOTLEADER)
+				not_leader_error(t, leader, t->kind == PGRAFT_REQ_CHANGE ?
+								 "a membership change" : "a leadership transfer");
+			else
+				set_error(t, rc == RAFT_EINVAL || rc == RAFT_EUNKNOWNNODE ||
+						  rc == RAFT_EDUPLICATE ?
+						  ERRCODE_INVALID_PARAMETER_VALUE :
+						  ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+						  raft_strerror(rc), NULL);
+			break;
+	}
+}
 
 /* Calls the core for one request; fills in the outcome. */
 static void
@@ -257,41 +290,6 @@ start_read_round(PgRaftWorker *w, TakenRequest *taken, int n, raft_id leader)
 		t->round = round;
 		t->new_state = PGRAFT_SLOT_READ_WAIT;
 		set_core_outcome(t, rc, leader);
-	}
-}
-
-/* What a core call's rc means for the request (RAFT_OK: as set). */
-static void
-set_core_outcome(TakenRequest *t, int rc, raft_id leader)
-{
-	if (rc == RAFT_OK)
-		return;
-	if (rc == RAFT_ENOLEADER || rc == RAFT_ETRANSFER)
-	{
-		t->new_state = PGRAFT_SLOT_FILLED;	/* retried on the next loop */
-		return;
-	}
-	switch (t->kind)
-	{
-		case PGRAFT_REQ_PROPOSE:
-		case PGRAFT_REQ_READ_INDEX:
-		case PGRAFT_REQ_READ_LEASE:
-			t->new_state = PGRAFT_SLOT_DONE;
-			t->outcome = PGRAFT_OUT_NOT_PROPOSED;
-			strlcpy(t->errmsg, raft_strerror(rc), sizeof(t->errmsg));
-			break;
-		case PGRAFT_REQ_CHANGE:
-		case PGRAFT_REQ_TRANSFER:
-			if (rc == RAFT_ENOTLEADER)
-				not_leader_error(t, leader, t->kind == PGRAFT_REQ_CHANGE ?
-								 "a membership change" : "a leadership transfer");
-			else
-				set_error(t, rc == RAFT_EINVAL || rc == RAFT_EUNKNOWNNODE ||
-						  rc == RAFT_EDUPLICATE ?
-						  ERRCODE_INVALID_PARAMETER_VALUE :
-						  ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-						  raft_strerror(rc), NULL);
-			break;
 	}
 }
 
