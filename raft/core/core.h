@@ -133,6 +133,7 @@ struct raft_progress
 	uint64_t	ticks_since_contact;
 	uint64_t	read_ack;		/* highest ReadIndex round acknowledged */
 	unsigned	snapshot_ticks; /* snapshot state: ticks since it was sent */
+	raft_index	commit_sent;	/* commit index the latest append carried */
 	bool		departing;		/* removed by the latest change (§4.2.2) */
 	unsigned	in_start;		/* inflights: a ring of last indexes sent */
 	unsigned	in_count;
@@ -287,6 +288,7 @@ void		progress_inflight_free_first(struct raft_progress *p);
 bool		replication_send_append(struct raft *r, struct raft_progress *p,
 									bool send_if_empty);
 void		replication_broadcast_append(struct raft *r);
+void		replication_commit_advanced(struct raft *r);
 void		replication_flush(struct raft *r);
 void		replication_send_heartbeat(struct raft *r, raft_id to, uint64_t ctx);
 void		replication_broadcast_heartbeat(struct raft *r, uint64_t ctx);

@@ -260,7 +260,7 @@ raft_advance(struct raft *r, const struct raft_ready *rd)
 		if (self != NULL && self->match < r->log.stable)
 			self->match = r->log.stable;
 		if (commit_maybe_advance(r))
-			replication_broadcast_append(r);
+			replication_commit_advanced(r);
 	}
 }
 

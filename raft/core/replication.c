@@ -101,6 +101,7 @@ replication_send_append(struct raft *r, struct raft_progress *p,
 	m.n_entries = n;
 	m.entries = n > 0 ? batch : NULL;
 	outbox_send(r, &m);
+	p->commit_sent = r->commit;
 	if (n > 0)
 	{
 		raft_index	sent_last = batch[n - 1].index;
@@ -119,14 +120,18 @@ replication_send_append(struct raft *r, struct raft_progress *p,
 	return true;
 }
 
-/* Fills each follower's window (bounded by max_inflight per follower). */
+/*
+ * Fills each follower's window (bounded by max_inflight per follower).  With
+ * send_if_empty, a follower that has nothing new to receive still gets an
+ * empty append if no append has yet carried it the current commit index.
+ */
 static void
 send_all(struct raft *r, bool send_if_empty)
 {
 	for (unsigned i = 0; i < r->n_progress; i++)
 	{
 		struct raft_progress *p = &r->progress[i];
-		bool		empty_ok = send_if_empty;
+		bool		empty_ok = send_if_empty && p->commit_sent < r->commit;
 
 		for (unsigned k = 0; k < r->opt.max_inflight; k++)
 		{
@@ -149,14 +154,31 @@ replication_broadcast_append(struct raft *r)
 	send_all(r, true);
 }
 
-/* At ready time: new entries to every follower, in as few messages as fit. */
+/*
+ * The commit index moved: the followers learn it at the next ready, in the
+ * append that carries new entries if there are any by then (proposals
+ * taken in the same loop pass), in an empty one otherwise.  One message per
+ * follower instead of two: under load a commit-only append, its answer and
+ * the wake-ups of both ends were half the messages of a batch.
+ */
+void
+replication_commit_advanced(struct raft *r)
+{
+	if (r->role == RAFT_LEADER)
+		r->broadcast_pending = true;
+}
+
+/*
+ * At ready time: new entries to every follower, in as few messages as fit,
+ * and the commit index to those no append has told it yet.
+ */
 void
 replication_flush(struct raft *r)
 {
 	if (r->role != RAFT_LEADER || !r->broadcast_pending)
 		return;
 	r->broadcast_pending = false;
-	send_all(r, false);
+	send_all(r, true);
 }
 
 /* A heartbeat carries commit clamped to what the follower matches (§3.5). */
@@ -382,7 +404,7 @@ replication_recv_append_resp(struct raft *r, const struct raft_message *m)
 			progress_inflight_free_to(p, m->index);
 
 		if (commit_maybe_advance(r))
-			replication_broadcast_append(r);
+			replication_commit_advanced(r);
 		if (r->role != RAFT_LEADER)
 			return;
 		/* Fill the window (bounded by max_inflight). */

@@ -2,7 +2,8 @@
  * regress/unit/test_core_replication.c — log replication (§3.5): the
  * consistency check, truncation of conflicting suffixes, fast back-off
  * (§5.3), heartbeats, pipelining within the inflight window and batching by
- * bytes (§10.2.1), proposal forwarding.
+ * bytes (§10.2.1), proposal forwarding, and how the commit index reaches
+ * the followers (with the next entries, or alone when there are none).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -415,6 +416,102 @@ unreachable_peer_goes_back_to_probing(void **state)
 	cluster_free(&cl);
 }
 
+/*
+ * Steps into the leader (node 0) every answer in flight to it, without
+ * letting it make a ready: what the worker does when messages arrive in the
+ * same loop pass as new proposals.
+ */
+static void
+leader_takes_answers(void)
+{
+	for (size_t k = 0; k < cl.n_net; k++)
+		if (cl.net[k].type == RAFT_MSG_APPEND_RESP && cl.net[k].to == 1)
+			assert_int_equal(raft_step(cluster_raft(&cl, 0), &cl.net[k]), RAFT_OK);
+	cluster_drop_msgs(&cl, RAFT_MSG_APPEND_RESP, -1, 0);
+}
+
+/*
+ * The commit index that a quorum's answers advance rides on the append of
+ * the entries proposed meanwhile: one message per follower, not a
+ * commit-only append followed by the entries.
+ */
+static void
+commit_index_rides_on_the_next_append(void **state)
+{
+	raft_index	a,
+				b;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	cluster_stabilize(&cl);
+	assert_int_equal(cluster_propose(&cl, 0, "a", &a), RAFT_OK);
+	cluster_process(&cl, 0);
+	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, -1), 2);
+	cluster_deliver(&cl);		/* the followers store "a" and answer */
+	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND_RESP, -1, 0), 2);
+
+	leader_takes_answers();
+	assert_int_equal(status_of(0).commit, a);
+	assert_int_equal(cluster_propose(&cl, 0, "b", &b), RAFT_OK);
+	cluster_process(&cl, 0);
+	for (int f = 1; f <= 2; f++)
+	{
+		const struct raft_message *m = cluster_find_msg(&cl, RAFT_MSG_APPEND, 0, f);
+
+		assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, f), 1);
+		assert_non_null(m);
+		assert_int_equal(m->n_entries, 1);
+		assert_int_equal(m->entries[0].index, b);
+		assert_int_equal(m->commit, a);
+	}
+	cluster_stabilize(&cl);
+	for (unsigned i = 0; i < 3; i++)
+		assert_true(cluster_applied_text(&cl, i, "a"));
+	cluster_free(&cl);
+}
+
+/*
+ * With nothing new to send, the commit index still goes out at once, in an
+ * empty append, so that followers apply without waiting for a heartbeat;
+ * and only once: a follower told already gets nothing more.
+ */
+static void
+commit_index_sent_alone_when_nothing_is_new(void **state)
+{
+	raft_index	a;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	cluster_stabilize(&cl);
+	assert_int_equal(cluster_propose(&cl, 0, "a", &a), RAFT_OK);
+	cluster_process(&cl, 0);
+	cluster_deliver(&cl);
+	leader_takes_answers();
+	cluster_process(&cl, 0);
+	for (int f = 1; f <= 2; f++)
+	{
+		const struct raft_message *m = cluster_find_msg(&cl, RAFT_MSG_APPEND, 0, f);
+
+		assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, f), 1);
+		assert_non_null(m);
+		assert_int_equal(m->n_entries, 0);
+		assert_int_equal(m->commit, a);
+	}
+	/* delivered without any tick: no heartbeat helps */
+	cluster_stabilize(&cl);
+	for (unsigned i = 0; i < 3; i++)
+	{
+		assert_true(cluster_applied_text(&cl, i, "a"));
+		assert_int_equal(status_of(i).commit, a);
+	}
+	/* the answers to those empty appends move nothing: no more messages */
+	assert_false(raft_has_ready(cluster_raft(&cl, 0)));
+	assert_int_equal(cluster_count_msgs(&cl, -1, -1, -1), 0);
+	cluster_free(&cl);
+}
+
 int
 main(void)
 {
@@ -432,6 +529,8 @@ main(void)
 		cmocka_unit_test(uncommitted_bytes_bounded),
 		cmocka_unit_test(s3_3_stale_leader_learns_newer_term),
 		cmocka_unit_test(unreachable_peer_goes_back_to_probing),
+		cmocka_unit_test(commit_index_rides_on_the_next_append),
+		cmocka_unit_test(commit_index_sent_alone_when_nothing_is_new),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
