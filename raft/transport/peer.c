@@ -1,32 +1,14 @@
 /*
  * raft/transport/peer.c — the outgoing side of the transport, one struct
  * raft_peer per destination: the bounded send queue (full: the newest
- * message is dropped and counted), dialing with jittered exponential
- * back-off, and the write pump that hands batches of frames to the
- * authenticated connection.
+ * message is dropped and counted) and dialing with jittered exponential
+ * back-off.  Writing the queue to the connection is peer_write.c's.
  */
 #include "transport_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct write_batch
-{
-	uv_write_t	req;
-	struct raft_conn *conn;
-	unsigned	n;
-	size_t		bytes;
-	struct raft_out_msg *msgs[RAFT_WRITE_BATCH];
-	uv_buf_t	bufs[RAFT_WRITE_BATCH];
-};
-
-static void
-free_msg(struct raft_out_msg *m)
-{
-	free(m->frame);
-	free(m);
-}
 
 static void
 peer_timer_closed(uv_handle_t *h)
@@ -92,7 +74,7 @@ raft_peer_drop_queue(struct raft_peer *p)
 		struct raft_out_msg *m = p->head;
 
 		p->head = m->next;
-		free_msg(m);
+		raft_out_msg_free(m);
 	}
 	p->tail = NULL;
 	p->queued_bytes = 0;
@@ -130,90 +112,11 @@ raft_peer_dial(struct raft_peer *p)
 		raft_conn_close(c, NULL);	/* -> raft_peer_conn_lost */
 }
 
-static void flush(struct raft_peer *p);
-
-static void
-write_done(uv_write_t *req, int status)
-{
-	struct write_batch *b = req->data;
-	struct raft_conn *c = b->conn;
-	struct raft_peer *p = c->peer;
-
-	for (unsigned i = 0; i < b->n; i++)
-		free_msg(b->msgs[i]);
-	if (p != NULL && p->conn == c)
-	{
-		p->inflight_bytes -= b->bytes;
-		p->inflight_msgs -= b->n;
-		p->writing = false;
-		if (status == 0)
-		{
-			c->t->stats.msgs_sent += b->n;
-			raft_conn_stall_timer(c, false);
-			flush(p);
-		}
-		else
-		{
-			c->t->stats.dropped_broken += b->n;
-			raft_conn_close(c, uv_strerror(status));
-		}
-	}
-	free(b);
-}
-
-/* Hands up to RAFT_WRITE_BATCH queued frames to the connection. */
-static void
-flush(struct raft_peer *p)
-{
-	struct raft_conn *c = p->conn;
-	struct write_batch *b;
-	int			rc;
-
-	if (c == NULL || !c->ready || c->closing || p->writing || p->head == NULL)
-		return;
-	b = calloc(1, sizeof(*b));
-	if (b == NULL)
-		return;					/* retried by the next send */
-	b->conn = c;
-	while (p->head != NULL && b->n < RAFT_WRITE_BATCH)
-	{
-		struct raft_out_msg *m = p->head;
-
-		p->head = m->next;
-		b->msgs[b->n] = m;
-		b->bufs[b->n] = uv_buf_init((char *) m->frame, (unsigned) m->len);
-		b->bytes += m->len;
-		b->n++;
-	}
-	if (p->head == NULL)
-		p->tail = NULL;
-	p->queued_bytes -= b->bytes;
-	p->queued_msgs -= b->n;
-	p->inflight_bytes += b->bytes;
-	p->inflight_msgs += b->n;
-	p->writing = true;
-	b->req.data = b;
-	rc = uv_write(&b->req, (uv_stream_t *) &c->tcp, b->bufs, b->n, write_done);
-	if (rc != 0)
-	{
-		p->inflight_bytes -= b->bytes;
-		p->inflight_msgs -= b->n;
-		p->writing = false;
-		p->t->stats.dropped_broken += b->n;
-		for (unsigned i = 0; i < b->n; i++)
-			free_msg(b->msgs[i]);
-		free(b);
-		raft_conn_close(c, uv_strerror(rc));
-		return;
-	}
-	raft_conn_stall_timer(c, true);
-}
-
 void
 raft_peer_conn_ready(struct raft_peer *p)
 {
 	p->attempts = 0;
-	flush(p);
+	raft_peer_flush(p);
 }
 
 /* c (p's connection) is closing: forget it, count what it lost, redial. */
@@ -265,6 +168,6 @@ raft_peer_enqueue(struct raft_peer *p, uint8_t *frame, size_t len)
 	p->tail = m;
 	p->queued_bytes += len;
 	p->queued_msgs++;
-	flush(p);
+	raft_peer_flush(p);
 	return RAFT_OK;
 }

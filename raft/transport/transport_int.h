@@ -1,8 +1,9 @@
 /*
  * raft/transport/transport_int.h — the transport's private types, shared by
  * transport.c (lifecycle, listener, API), peer.c (outgoing side: queue,
- * dial, back-off, writes), conn.c (one TCP connection: handshake, reading,
- * frames) and tlog.c (rate-limited log, addresses, jitter).
+ * dial, back-off), peer_write.c (writing a peer's queue to its connection),
+ * conn.c (one TCP connection: handshake, reading, frames) and tlog.c
+ * (rate-limited log, addresses, jitter).
  */
 #ifndef RAFT_TRANSPORT_INT_H
 #define RAFT_TRANSPORT_INT_H
@@ -129,6 +130,10 @@ void		raft_peer_conn_ready(struct raft_peer *p);
 void		raft_peer_conn_lost(struct raft_peer *p, struct raft_conn *c);
 int			raft_peer_enqueue(struct raft_peer *p, uint8_t *frame, size_t len);
 void		raft_peer_drop_queue(struct raft_peer *p);
+
+/* peer_write.c */
+void		raft_peer_flush(struct raft_peer *p);
+void		raft_out_msg_free(struct raft_out_msg *m);
 
 /* tlog.c */
 void		raft_tlog(struct raft_transport *t, int level, const char *key,
