@@ -18,7 +18,7 @@
 #include "transport.h"
 
 #define RAFT_CONN_READ_MIN (64 * 1024)	/* receive buffer kept per connection */
-#define RAFT_WRITE_BATCH 64		/* frames per uv_write */
+#define RAFT_WRITE_BATCH 64		/* frames per writev or uv_write */
 #define RAFT_TLOG_SLOTS 32		/* peers the log rate limit remembers */
 #define RAFT_TLOG_KEY_LEN 80
 #define RAFT_TLOG_LINE_LEN 256
