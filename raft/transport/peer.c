@@ -168,6 +168,7 @@ raft_peer_enqueue(struct raft_peer *p, uint8_t *frame, size_t len)
 	p->tail = m;
 	p->queued_bytes += len;
 	p->queued_msgs++;
-	raft_peer_flush(p);
+	if (!t->corked)
+		raft_peer_flush(p);
 	return RAFT_OK;
 }

@@ -246,6 +246,23 @@ raft_transport_send(struct raft_transport *t, const struct raft_message *m)
 	return raft_peer_enqueue(t->peers[i], frame, len);
 }
 
+void
+raft_transport_cork(struct raft_transport *t)
+{
+	if (!t->closing)
+		t->corked = true;
+}
+
+void
+raft_transport_flush(struct raft_transport *t)
+{
+	t->corked = false;
+	if (t->closing)
+		return;
+	for (unsigned i = 0; i < t->n_peers; i++)
+		raft_peer_flush(t->peers[i]);
+}
+
 bool
 raft_transport_connected(const struct raft_transport *t, raft_id id)
 {

@@ -173,6 +173,19 @@ int			raft_transport_remove_peer(struct raft_transport *t, raft_id id);
 int			raft_transport_send(struct raft_transport *t,
 								const struct raft_message *m);
 
+/*
+ * Batching the sends of one pass (say, one raft_ready's messages).  After
+ * raft_transport_cork, raft_transport_send only queues (same bounds, same
+ * return codes); raft_transport_flush uncorks and writes every peer's queue,
+ * so the messages to one peer leave in one writev where the socket takes
+ * them.  Without cork, each send writes at once.  Call flush before
+ * returning to the loop: while corked, queued messages wait (a write that
+ * completes, or a connection that becomes ready, still writes its peer's
+ * queue).  Both are no-ops after raft_transport_close.
+ */
+void		raft_transport_cork(struct raft_transport *t);
+void		raft_transport_flush(struct raft_transport *t);
+
 /* True when the outgoing connection to id is authenticated. */
 bool		raft_transport_connected(const struct raft_transport *t, raft_id id);
 

@@ -103,6 +103,7 @@ struct raft_transport
 	uint64_t	rng;
 	struct raft_transport_stats stats;
 	struct raft_tlog_slot tlog[RAFT_TLOG_SLOTS];
+	bool		corked;			/* sends only queue (raft_transport_cork) */
 	bool		closing;
 	unsigned	open_handles;
 	void		(*close_cb) (void *arg);

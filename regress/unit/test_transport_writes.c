@@ -3,12 +3,12 @@
  * (raft/transport/peer_write.c) over real loopback sockets: frames sent back
  * to back arrive whole and in order, also when the sender's socket buffer
  * is small and frames are larger than it (writes cut inside a frame); what
- * the socket takes at once is counted as sent at once; a connection that
- * breaks mid-stream, or whose write fails at once, loses only what was
- * being written, counts it, and frees everything once (run under ASan to
- * see the last).  Every frame carries a sequence number (commit) and data
- * derived from it, so a frame skipped, repeated, cut or reordered is seen
- * by the receiver.
+ * the socket takes at once is counted as sent at once; cork and flush; a
+ * connection that breaks mid-stream, or whose write fails at once, loses
+ * only what was being written, counts it, and frees everything once (run
+ * under ASan to see the last).  Every frame carries a sequence number
+ * (commit) and data derived from it, so a frame skipped, repeated, cut or
+ * reordered is seen by the receiver.
  */
 #include <sys/socket.h>
 
@@ -220,6 +220,75 @@ test_back_to_back_in_order(void **state)
 	assert_int_equal(stats(a).dials, 1);	/* never reconnected */
 }
 
+static void
+test_cut_inside_a_batch(void **state)
+{
+	struct world *w = *state;
+	struct node *a;
+	struct node *b;
+	struct raft_peer *p;
+	uv_stream_t *s;
+	size_t		big = 2 * 1024 * 1024;
+
+	start_pair(w, &a, &b);
+	p = peer_of(a, 2);
+	shrink_send_buffer(a);
+	s = (uv_stream_t *) &p->conn->tcp;
+
+	/* Five small frames, a large one, five small: one writev. */
+	raft_transport_cork(a->t);
+	for (uint64_t i = 0; i < 11; i++)
+		assert_int_equal(send_seq(a, 2, i, i == 5 ? big : 100), RAFT_OK);
+	assert_int_equal(stats(a).msgs_sent, 0);	/* corked: only queued */
+	assert_int_equal(p->queued_msgs, 11);
+	raft_transport_flush(a->t);
+	/* The small ones went whole; the large one was cut: the rest waits. */
+	assert_int_equal(stats(a).msgs_sent, 5);
+	assert_true(p->writing);
+	assert_int_equal(p->inflight_msgs, 6);
+	assert_int_equal(p->queued_msgs, 0);
+	assert_true(uv_stream_get_write_queue_size(s) < p->inflight_bytes);
+	wait_delivered(w, a, b, 11);
+	assert_true(run_until(w, is_idle, a));
+	assert_int_equal(seen.out_of_order, 0);
+	assert_int_equal(seen.damaged, 0);
+	assert_int_equal(seen.next, 11);
+	assert_int_equal(stats(a).msgs_sent, 11);
+	assert_int_equal(p->inflight_bytes, 0);
+}
+
+static void
+test_cork_and_flush(void **state)
+{
+	struct world *w = *state;
+	struct node *a;
+	struct node *b;
+	struct raft_peer *p;
+
+	start_pair(w, &a, &b);
+	p = peer_of(a, 2);
+
+	raft_transport_cork(a->t);
+	for (uint64_t i = 0; i < 40; i++)
+		assert_int_equal(send_seq(a, 2, i, 50), RAFT_OK);
+	assert_int_equal(send_seq(a, 7, 0, 50), RAFT_EUNKNOWNNODE);
+	assert_int_equal(stats(a).msgs_sent, 0);
+	assert_int_equal(p->queued_msgs, 40);
+	raft_transport_flush(a->t);
+	/* All forty in one writev: nothing left queued or in flight. */
+	assert_int_equal(stats(a).msgs_sent, 40);
+	assert_int_equal(p->queued_msgs + p->inflight_msgs, 0);
+	assert_false(p->writing);
+
+	/* Uncorked again: a send writes at once. */
+	assert_int_equal(send_seq(a, 2, 40, 50), RAFT_OK);
+	assert_int_equal(stats(a).msgs_sent, 41);
+	raft_transport_flush(a->t);	/* nothing to do */
+	wait_delivered(w, a, b, 41);
+	assert_int_equal(seen.out_of_order + seen.damaged, 0);
+	assert_int_equal(stats(b).msgs_received, 41);
+}
+
 static bool
 lost_connection(struct world *w, void *arg)
 {
@@ -303,17 +372,20 @@ test_write_fails_at_once(void **state)
 	/* Writes on node 1's socket now fail with EPIPE, reads still work. */
 	assert_int_equal(uv_fileno((uv_handle_t *) &p->conn->tcp, &fd), 0);
 	assert_int_equal(shutdown(fd, SHUT_WR), 0);
-	assert_int_equal(send_seq(a, 2, 1, 10), RAFT_OK);
-	/* The message is lost with the connection, at once, and counted. */
-	assert_int_equal(stats(a).dropped_broken, 1);
+	raft_transport_cork(a->t);
+	for (uint64_t i = 1; i <= 3; i++)
+		assert_int_equal(send_seq(a, 2, i, 10), RAFT_OK);
+	raft_transport_flush(a->t);
+	/* The batch is lost with the connection, at once, and counted. */
+	assert_int_equal(stats(a).dropped_broken, 3);
 	assert_int_equal(stats(a).msgs_sent, 1);
 	assert_null(p->conn);
 	assert_int_equal(p->queued_msgs + p->inflight_msgs, 0);
 
 	/* The next message goes out on a new connection. */
-	assert_int_equal(send_seq(a, 2, 2, 10), RAFT_OK);
+	assert_int_equal(send_seq(a, 2, 4, 10), RAFT_OK);
 	wait_delivered(w, a, b, 2);
-	assert_int_equal(b->last.commit, 2);
+	assert_int_equal(b->last.commit, 4);
 	assert_int_equal(seen.out_of_order + seen.damaged, 0);
 	assert_int_equal(stats(a).msgs_sent, 2);
 	assert_int_equal(stats(a).dials, 2);
@@ -324,6 +396,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_back_to_back_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_inside_a_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cork_and_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receiver_closes_mid_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails_at_once, setup, teardown),
 	};
