@@ -185,12 +185,16 @@ persist_start(PgRaftWorker *w, const struct raft_ready *rd)
 	return w->sync_inflight;
 }
 
-/* Sends the ready's messages that wait for the sync, or those that do not. */
+/*
+ * Sends the ready's messages that wait for the sync, or those that do not;
+ * corked, so that those to one peer leave in one write.
+ */
 static void
 send_messages(PgRaftWorker *w, const struct raft_ready *rd, bool held)
 {
 	uint32		i;
 
+	raft_transport_cork(w->transport);
 	for (i = 0; i < rd->n_messages; i++)
 	{
 		const struct raft_message *m = &rd->messages[i];
@@ -214,6 +218,7 @@ send_messages(PgRaftWorker *w, const struct raft_ready *rd, bool held)
 		if (rc != RAFT_OK && m->type == RAFT_MSG_SNAPSHOT)
 			raft_report_snapshot(w->raft, m->to, false);
 	}
+	raft_transport_flush(w->transport);
 }
 
 /* Steps 5 and 6, once the sync has completed. */

@@ -307,7 +307,8 @@ node_process_ready(struct node *n)
 					  (unsigned long long) rd.leader);
 		/* 1-2: durable before anything that depends on it is sent */
 		persist(n, &rd);
-		/* 3: send */
+		/* 3: send, corked: one write per peer */
+		raft_transport_cork(n->transport);
 		for (uint32_t i = 0; i < rd.n_messages; i++)
 		{
 			int			rc = raft_transport_send(n->transport, &rd.messages[i]);
@@ -317,6 +318,7 @@ node_process_ready(struct node *n)
 						  (unsigned long long) rd.messages[i].to,
 						  raft_strerror(rc));
 		}
+		raft_transport_flush(n->transport);
 		/* 4: apply */
 		for (uint32_t i = 0; i < rd.n_committed; i++)
 			apply(n, &rd.committed[i]);
