@@ -121,17 +121,17 @@ replication_send_append(struct raft *r, struct raft_progress *p,
 }
 
 /*
- * Fills each follower's window (bounded by max_inflight per follower).  With
- * send_if_empty, a follower that has nothing new to receive still gets an
- * empty append if no append has yet carried it the current commit index.
+ * Fills each follower's window (bounded by max_inflight per follower).  A
+ * follower that has nothing new to receive still gets an empty append if
+ * no append has yet carried it the current commit index.
  */
 static void
-send_all(struct raft *r, bool send_if_empty)
+send_all(struct raft *r)
 {
 	for (unsigned i = 0; i < r->n_progress; i++)
 	{
 		struct raft_progress *p = &r->progress[i];
-		bool		empty_ok = send_if_empty && p->commit_sent < r->commit;
+		bool		empty_ok = p->commit_sent < r->commit;
 
 		for (unsigned k = 0; k < r->opt.max_inflight; k++)
 		{
@@ -151,7 +151,7 @@ replication_broadcast_append(struct raft *r)
 	if (r->role != RAFT_LEADER)
 		return;
 	r->broadcast_pending = false;
-	send_all(r, true);
+	send_all(r);
 }
 
 /*
@@ -178,7 +178,7 @@ replication_flush(struct raft *r)
 	if (r->role != RAFT_LEADER || !r->broadcast_pending)
 		return;
 	r->broadcast_pending = false;
-	send_all(r, true);
+	send_all(r);
 }
 
 /* A heartbeat carries commit clamped to what the follower matches (§3.5). */

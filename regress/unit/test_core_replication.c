@@ -431,6 +431,48 @@ leader_takes_answers(void)
 }
 
 /*
+ * A cluster whose leader (node 0) has just committed "a" from its
+ * followers' answers, without a ready since; returns a's index.
+ */
+static raft_index
+leader_commits_a(void)
+{
+	raft_index	a;
+
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	cluster_stabilize(&cl);
+	assert_int_equal(cluster_propose(&cl, 0, "a", &a), RAFT_OK);
+	cluster_process(&cl, 0);
+	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, -1), 2);
+	cluster_deliver(&cl);		/* the followers store "a" and answer */
+	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND_RESP, -1, 0), 2);
+	leader_takes_answers();
+	assert_int_equal(status_of(0).commit, a);
+	return a;
+}
+
+/*
+ * Each follower has exactly one append from the leader in flight, with
+ * n_entries entries (the first at index first) and commit index commit.
+ */
+static void
+assert_one_append_each(uint32_t n_entries, raft_index first, raft_index commit)
+{
+	for (int f = 1; f <= 2; f++)
+	{
+		const struct raft_message *m = cluster_find_msg(&cl, RAFT_MSG_APPEND, 0, f);
+
+		assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, f), 1);
+		assert_non_null(m);
+		assert_int_equal(m->n_entries, n_entries);
+		if (n_entries > 0)
+			assert_int_equal(m->entries[0].index, first);
+		assert_int_equal(m->commit, commit);
+	}
+}
+
+/*
  * The commit index that a quorum's answers advance rides on the append of
  * the entries proposed meanwhile: one message per follower, not a
  * commit-only append followed by the entries.
@@ -442,29 +484,10 @@ commit_index_rides_on_the_next_append(void **state)
 				b;
 
 	(void) state;
-	cluster_init(&cl, 3, 3, NULL);
-	cluster_elect(&cl, 0);
-	cluster_stabilize(&cl);
-	assert_int_equal(cluster_propose(&cl, 0, "a", &a), RAFT_OK);
-	cluster_process(&cl, 0);
-	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, -1), 2);
-	cluster_deliver(&cl);		/* the followers store "a" and answer */
-	assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND_RESP, -1, 0), 2);
-
-	leader_takes_answers();
-	assert_int_equal(status_of(0).commit, a);
+	a = leader_commits_a();
 	assert_int_equal(cluster_propose(&cl, 0, "b", &b), RAFT_OK);
 	cluster_process(&cl, 0);
-	for (int f = 1; f <= 2; f++)
-	{
-		const struct raft_message *m = cluster_find_msg(&cl, RAFT_MSG_APPEND, 0, f);
-
-		assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, f), 1);
-		assert_non_null(m);
-		assert_int_equal(m->n_entries, 1);
-		assert_int_equal(m->entries[0].index, b);
-		assert_int_equal(m->commit, a);
-	}
+	assert_one_append_each(1, b, a);
 	cluster_stabilize(&cl);
 	for (unsigned i = 0; i < 3; i++)
 		assert_true(cluster_applied_text(&cl, i, "a"));
@@ -482,23 +505,9 @@ commit_index_sent_alone_when_nothing_is_new(void **state)
 	raft_index	a;
 
 	(void) state;
-	cluster_init(&cl, 3, 3, NULL);
-	cluster_elect(&cl, 0);
-	cluster_stabilize(&cl);
-	assert_int_equal(cluster_propose(&cl, 0, "a", &a), RAFT_OK);
+	a = leader_commits_a();
 	cluster_process(&cl, 0);
-	cluster_deliver(&cl);
-	leader_takes_answers();
-	cluster_process(&cl, 0);
-	for (int f = 1; f <= 2; f++)
-	{
-		const struct raft_message *m = cluster_find_msg(&cl, RAFT_MSG_APPEND, 0, f);
-
-		assert_int_equal(cluster_count_msgs(&cl, RAFT_MSG_APPEND, 0, f), 1);
-		assert_non_null(m);
-		assert_int_equal(m->n_entries, 0);
-		assert_int_equal(m->commit, a);
-	}
+	assert_one_append_each(0, 0, a);
 	/* delivered without any tick: no heartbeat helps */
 	cluster_stabilize(&cl);
 	for (unsigned i = 0; i < 3; i++)
