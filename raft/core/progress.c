@@ -194,10 +194,19 @@ progress_maybe_decr_to(struct raft_progress *p, raft_index rejected,
 	if (p->next == 0 || p->next - 1 != rejected)
 		return false;
 	next = rejected < match_hint + 1 ? rejected : match_hint + 1;
-	if (next < p->match + 1)
-		next = p->match + 1;
 	if (next < 1)
 		next = 1;
+	if (next <= p->match)
+	{
+		/*
+		 * The follower lacks an entry it acknowledged: its storage lost
+		 * synced data, which Raft assumes never happens (§3.8).  Keeping
+		 * match would probe at match forever; start again from what it
+		 * has.  The commit index never moves back (commit.c), so nothing
+		 * committed is undone; the follower is sent the entries again.
+		 */
+		p->match = next - 1;
+	}
 	p->next = next;
 	p->probe_sent = false;
 	return true;

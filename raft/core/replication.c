@@ -369,6 +369,7 @@ replication_recv_append_resp(struct raft *r, const struct raft_message *m)
 	if (m->reject)
 	{
 		raft_index	next_probe = m->reject_hint;
+		raft_index	match = p->match;
 
 		/*
 		 * §5.3: the follower's last entry of term <= hint_term is at
@@ -380,6 +381,11 @@ replication_recv_append_resp(struct raft *r, const struct raft_message *m)
 												   m->hint_term);
 		if (progress_maybe_decr_to(p, m->index, next_probe))
 		{
+			if (p->match < match)
+				raft_tracef(r, "%llu lost entries it acknowledged (had %llu, has %llu): sending them again",
+							(unsigned long long) m->from,
+							(unsigned long long) match,
+							(unsigned long long) p->match);
 			raft_tracef(r, "%llu rejected %llu, retrying from %llu",
 						(unsigned long long) m->from,
 						(unsigned long long) m->index,

@@ -1,9 +1,10 @@
 /*
  * regress/unit/test_core_replication.c — log replication (§3.5): the
  * consistency check, truncation of conflicting suffixes, fast back-off
- * (§5.3), heartbeats, pipelining within the inflight window and batching by
- * bytes (§10.2.1), proposal forwarding, and how the commit index reaches
- * the followers (with the next entries, or alone when there are none).
+ * (§5.3), a follower that lost acknowledged entries, heartbeats,
+ * pipelining within the inflight window and batching by bytes (§10.2.1),
+ * proposal forwarding, and how the commit index reaches the followers
+ * (with the next entries, or alone when there are none).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -208,6 +209,48 @@ s5_3_fast_backoff_needs_few_round_trips(void **state)
 	assert_false(cluster_applied_text(&cl, 0, "old0"));
 	assert_true(rejections >= 1);
 	assert_true(rejections <= 4);
+	cluster_free(&cl);
+}
+
+/*
+ * A follower whose disk lost entries it had acknowledged (Raft assumes it
+ * never does) is sent them again: the leader's probe at the old match is
+ * rejected with the follower's shorter log, and the leader moves the
+ * match back rather than probe there forever.  The commit index does not
+ * move back.
+ */
+static void
+follower_that_lost_acknowledged_entries_is_sent_them_again(void **state)
+{
+	char		text[16];
+	raft_index	commit;
+
+	(void) state;
+	cluster_init(&cl, 3, 3, NULL);
+	cluster_elect(&cl, 0);
+	for (unsigned k = 0; k < 6; k++)
+	{
+		snprintf(text, sizeof(text), "a%u", k);
+		assert_int_equal(cluster_propose(&cl, 0, text, NULL), RAFT_OK);
+		cluster_stabilize(&cl);
+	}
+	commit = status_of(0).commit;
+	assert_int_equal(cl.nodes[2].n_log, cl.nodes[0].n_log);
+
+	cluster_crash(&cl, 2);
+	cluster_disk_lose_tail(&cl, 2, 4);
+	cluster_restart(&cl, 2);
+	assert_int_equal(cl.nodes[2].n_log, cl.nodes[0].n_log - 4);
+
+	assert_int_equal(cluster_propose(&cl, 0, "b", NULL), RAFT_OK);
+	cluster_stabilize(&cl);
+	cluster_run(&cl, 3);
+	assert_int_equal(status_of(0).role, RAFT_LEADER);
+	assert_true(status_of(0).commit > commit);
+	assert_int_equal(cl.nodes[2].n_log, cl.nodes[0].n_log);
+	assert_int_equal(status_of(2).commit, status_of(0).commit);
+	assert_true(cluster_applied_text(&cl, 2, "a5"));
+	assert_true(cluster_applied_text(&cl, 2, "b"));
 	cluster_free(&cl);
 }
 
@@ -537,6 +580,7 @@ main(void)
 		cmocka_unit_test(proposal_without_leader_refused),
 		cmocka_unit_test(uncommitted_bytes_bounded),
 		cmocka_unit_test(s3_3_stale_leader_learns_newer_term),
+		cmocka_unit_test(follower_that_lost_acknowledged_entries_is_sent_them_again),
 		cmocka_unit_test(unreachable_peer_goes_back_to_probing),
 		cmocka_unit_test(commit_index_rides_on_the_next_append),
 		cmocka_unit_test(commit_index_sent_alone_when_nothing_is_new),

@@ -556,6 +556,17 @@ cluster_disk_append(struct test_cluster *c, unsigned i, raft_term term,
 		nd->hs.term = term;
 }
 
+void
+cluster_disk_lose_tail(struct test_cluster *c, unsigned i, size_t n)
+{
+	struct test_node *nd = &c->nodes[i];
+
+	assert_true(nd->down);
+	assert_true(n <= nd->n_log);
+	free_entries(nd->log + nd->n_log - n, n);
+	nd->n_log -= n;
+}
+
 int
 cluster_compact(struct test_cluster *c, unsigned i, raft_index index)
 {

@@ -121,6 +121,12 @@ void		cluster_restart(struct test_cluster *c, unsigned i);
 void		cluster_disk_append(struct test_cluster *c, unsigned i, raft_term term,
 								uint8_t type, const char *text);
 
+/*
+ * Drops the last n durable entries of a crashed node: a disk that lost data
+ * it had synced (what Raft assumes never happens).
+ */
+void		cluster_disk_lose_tail(struct test_cluster *c, unsigned i, size_t n);
+
 /* The host of node i compacts its log up to index (after applying it). */
 int			cluster_compact(struct test_cluster *c, unsigned i, raft_index index);
 
