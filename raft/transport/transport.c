@@ -89,13 +89,17 @@ on_connection(uv_stream_t *server, int status)
 	raft_conn_accept(c);
 }
 
+_Static_assert(RAFT_TRANSPORT_MAX_FRAME_BYTES + RAFT_FRAME_HEADER == UINT32_MAX,
+			   "a whole frame fits a u32 length");
+
 static bool
 options_valid(const struct raft_transport_options *opt)
 {
 	return opt->id != RAFT_NONE && opt->listen_addr != NULL &&
 		opt->secret != NULL && opt->secret_len > 0 &&
 		opt->secret_len <= RAFT_TRANSPORT_SECRET_MAX &&
-		opt->max_frame_bytes > 0 && opt->max_frame_bytes <= UINT32_MAX &&
+		opt->max_frame_bytes > 0 &&
+		opt->max_frame_bytes <= RAFT_TRANSPORT_MAX_FRAME_BYTES &&
 		opt->queue_max_bytes > 0 && opt->queue_max_msgs > 0 &&
 		opt->backoff_min_ms > 0 && opt->backoff_max_ms >= opt->backoff_min_ms &&
 		opt->handshake_timeout_ms > 0 && opt->stall_timeout_ms > 0 &&

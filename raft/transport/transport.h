@@ -82,6 +82,12 @@
 #define RAFT_TRANSPORT_MAX_PEERS 64 /* outgoing peers, and ids remembered */
 #define RAFT_TRANSPORT_SECRET_MAX 256	/* bytes of shared secret */
 
+/*
+ * The largest max_frame_bytes: a whole frame (header and payload) must fit
+ * the u32 length of the wire format and of a libuv buffer.
+ */
+#define RAFT_TRANSPORT_MAX_FRAME_BYTES ((size_t) UINT32_MAX - 8)
+
 struct raft_transport;
 
 enum raft_transport_log_level
@@ -100,7 +106,8 @@ struct raft_transport_options
 	size_t		secret_len;
 	uint64_t	seed;			/* back-off jitter */
 
-	size_t		max_frame_bytes;	/* payload bytes; default 64 MiB + 64 KiB */
+	size_t		max_frame_bytes;	/* payload bytes; default 64 MiB + 64 KiB;
+									 * at most RAFT_TRANSPORT_MAX_FRAME_BYTES */
 	size_t		queue_max_bytes;	/* per peer; default 128 MiB */
 	unsigned	queue_max_msgs; /* per peer; default 4096 */
 	unsigned	backoff_min_ms; /* default 50 */

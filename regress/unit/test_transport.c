@@ -1,7 +1,7 @@
 /*
  * regress/unit/test_transport.c — the transport over real loopback sockets
  * (each node on its own 127.0.0.x): delivery both ways and in order, queue
- * bounds and unknown peers, reconnect after a restart, membership changes,
+ * bounds and unknown peers, options refused, reconnect after a restart, membership changes,
  * messages of several MiB, a frame above the receiver's limit, and a clean
  * close (uv_loop_close succeeds: no handle left).  Hostile peers are in
  * test_transport_hostile.c.
@@ -73,6 +73,43 @@ test_queue_bounds_and_unknown_peer(void **state)
 	run_for(w, 200);
 	assert_true(stats(a).dials >= 2);
 	assert_false(raft_transport_connected(a->t, 9));
+}
+
+/*
+ * Options a transport cannot honour are refused: among them a frame limit
+ * whose whole frame (header included) would not fit a u32 length.
+ */
+static void
+test_options_refused(void **state)
+{
+	struct world *w = *state;
+	struct node *a = &w->nodes[1];
+	struct raft_transport *t = NULL;
+	struct raft_transport_options opt;
+
+	a->id = 1;
+	snprintf(a->addr, sizeof(a->addr), "127.0.0.1:0");
+	opt = node_options(a, secret, CLUSTER);
+	opt.max_frame_bytes = RAFT_TRANSPORT_MAX_FRAME_BYTES + 1;
+	assert_int_equal(raft_transport_new(&w->loop, &opt, &t), RAFT_EINVAL);
+	assert_null(t);
+	opt.max_frame_bytes = (size_t) UINT32_MAX;
+	assert_int_equal(raft_transport_new(&w->loop, &opt, &t), RAFT_EINVAL);
+	opt.max_frame_bytes = 0;
+	assert_int_equal(raft_transport_new(&w->loop, &opt, &t), RAFT_EINVAL);
+	opt = node_options(a, secret, CLUSTER);
+	opt.secret_len = 0;
+	assert_int_equal(raft_transport_new(&w->loop, &opt, &t), RAFT_EINVAL);
+	opt = node_options(a, secret, CLUSTER);
+	opt.id = RAFT_NONE;
+	assert_int_equal(raft_transport_new(&w->loop, &opt, &t), RAFT_EINVAL);
+	assert_null(t);
+
+	/* The largest limit allowed is accepted. */
+	opt = node_options(a, secret, CLUSTER);
+	opt.max_frame_bytes = RAFT_TRANSPORT_MAX_FRAME_BYTES;
+	start_node_with(w, 1, 0, &opt);
+	assert_non_null(a->t);
 }
 
 static void
@@ -284,6 +321,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exchange, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_bounds_and_unknown_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_options_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect_after_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_membership_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_from_callback, setup, teardown),
