@@ -343,10 +343,12 @@ wait_caught_up(raft_id id)
 /*
  * raft.add_node's check of the new server, before anything changes: it
  * answers on conninfo, is connected to its pg_raft.database, has the
- * extension there, and its pg_raft.node_id is id.
+ * extension there, its pg_raft.node_id is id and its pg_raft.listen_addr
+ * is addr (peers dial addr; worker_config.c holds pg_raft.initial_cluster
+ * to the same rule).
  */
 static void
-check_new_server(raft_id id, const char *conninfo)
+check_new_server(raft_id id, const char *addr, const char *conninfo)
 {
 	const char *keys[] = {"dbname", "connect_timeout", "application_name",
 	"client_encoding", NULL};
@@ -357,6 +359,7 @@ check_new_server(raft_id id, const char *conninfo)
 	char	   *node_id;
 	char	   *database;
 	char	   *current;
+	char	   *listen_addr;
 	bool		has_ext;
 
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
@@ -375,7 +378,8 @@ check_new_server(raft_id id, const char *conninfo)
 				 "SELECT current_setting('pg_raft.node_id', true),"
 				 " current_setting('pg_raft.database', true),"
 				 " current_database(),"
-				 " EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_raft')");
+				 " EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_raft'),"
+				 " current_setting('pg_raft.listen_addr', true)");
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
 		char	   *msg = pstrdup(PQerrorMessage(conn));
@@ -391,6 +395,7 @@ check_new_server(raft_id id, const char *conninfo)
 	database = pstrdup(PQgetisnull(res, 0, 1) ? "" : PQgetvalue(res, 0, 1));
 	current = pstrdup(PQgetvalue(res, 0, 2));
 	has_ext = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
+	listen_addr = pstrdup(PQgetisnull(res, 0, 4) ? "" : PQgetvalue(res, 0, 4));
 	PQclear(res);
 	PQfinish(conn);
 
@@ -407,6 +412,13 @@ check_new_server(raft_id id, const char *conninfo)
 						node_id, (unsigned long long) id),
 				 errdetail("Nothing was changed."),
 				 errhint("Give the id set in the new server's pg_raft.node_id, and check that the conninfo names the new server.")));
+	if (strcmp(listen_addr, addr) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the new server's pg_raft.listen_addr is \"%s\", not \"%s\"",
+						listen_addr, addr),
+				 errdetail("The other servers dial the Raft address given; nothing was changed."),
+				 errhint("Give the new server's pg_raft.listen_addr as raft_addr.")));
 	if (strcmp(database, current) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -463,7 +475,7 @@ add_node(raft_id id, const char *addr, const char *conninfo)
 				 errmsg("node %llu already has the Raft address \"%s\"",
 						(unsigned long long) clash, addr),
 				 errhint("Give the new server's own pg_raft.listen_addr.")));
-	check_new_server(id, conninfo);
+	check_new_server(id, addr, conninfo);
 	pgraft_remember_conninfo((int) id, conninfo);
 
 	/* 1. a learner (unless it is one already: a second call promotes it) */

@@ -1,8 +1,9 @@
 # regress/t/017_refused_changes.pl — membership changes that are refused
 # change nothing, and say why with a SQLSTATE, a message and a hint:
 # an unknown id (remove, transfer), an add of an id already a member, a
-# new server that does not answer on the conninfo given or whose
-# pg_raft.node_id is not the id given (a typo, an id clash), a second
+# new server that does not answer on the conninfo given, whose
+# pg_raft.node_id is not the id given (a typo, an id clash) or whose
+# pg_raft.listen_addr is not the Raft address given, a second
 # change while one is in progress, and a removal after which the voters
 # the leader hears from are not a majority of the remaining voters.
 use strict;
@@ -66,15 +67,21 @@ refused($leader, "SELECT raft.add_node(4, '$addr4', '$conn_other')",
 	'a conninfo that names a member (id clash or typo)');
 refused($leader, "SELECT raft.add_node(4, '" . $c->addr($other) . "', '$conn4')",
 	'42710', "node $other already has the Raft address", 'a Raft address a member has');
-
-# a second change while one is in progress: node 4 is added with a Raft
-# address where nothing listens, so it never catches up and raft.add_node
-# waits; meanwhile another change is refused
 my $bad_addr = '127.0.0.1:' . PgRaftCluster::_free_port('127.0.0.1');
+refused($leader, "SELECT raft.add_node(4, '$bad_addr', '$conn4')",
+	'22023', "the new server's pg_raft.listen_addr is \"\Q$addr4\E\", not \"\Q$bad_addr\E\"",
+	'a Raft address that is not the new server\'s listen_addr');
+
+# a second change while one is in progress: node 4's Raft worker is
+# stopped (SIGSTOP), so it never catches up and raft.add_node waits;
+# meanwhile another change is refused
+my $worker4 = $c->worker_pid(4);
+ok(defined $worker4, "node 4's worker runs");
+kill 'STOP', $worker4;
 my ($bg_out, $bg_err) = ('', '');
 my $bg = IPC::Run::start(
 	[ 'psql', '-X', '-d', $c->node($leader)->connstr('postgres'), '-c',
-	  "SET statement_timeout = '60s'; SELECT raft.add_node(4, '$bad_addr', '$conn4')" ],
+	  "SET statement_timeout = '60s'; SELECT raft.add_node(4, '$addr4', '$conn4')" ],
 	'>', \$bg_out, '2>', \$bg_err);
 my $learner = '';
 my $deadline = time() + $PgRaftCluster::WAIT_SECONDS;
@@ -94,6 +101,7 @@ ok($pid =~ /^\d+$/, "the waiting raft.add_node runs in backend $pid");
 $c->node($leader)->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
 $bg->finish;
 like($bg_err, qr/canceling statement/, 'the waiting raft.add_node was cancelled');
+kill 'CONT', $worker4;
 $c->node($leader)->safe_psql('postgres', 'SELECT raft.remove_node(4)');
 $members = $c->node($leader)->safe_psql('postgres', $members_q);
 is($members, '1:t,2:t,3:t', 'the learner is removed: three voters again');
