@@ -85,18 +85,23 @@ my $rows = $c->check_identical('kv', 'after the removal');
 like($rows, qr/\(12,"after removal"\)/, 'the last write is there');
 
 # a server that never catches up stays a learner: it does not count in
-# the majority, and writes go on (§4.2.1).  Node 9 runs, but the Raft
-# address given for it is wrong, so the leader never reaches it.
+# the majority, and writes go on (§4.2.1).  Node 9 runs, but its Raft
+# worker is stopped (SIGSTOP), so it never answers the leader.
 $c->add_server(9);
 my $conninfo9 = $c->conninfo(9);
+my $addr9 = $c->addr(9);
+my $worker9 = $c->worker_pid(9);
+ok(defined $worker9, "node 9's worker runs");
+kill 'STOP', $worker9;
 my ($ret);
 ($ret, $out, $err) = $c->node($leader)->psql('postgres',
-	"SET statement_timeout = '3s'; SELECT raft.add_node(9, '127.0.0.1:9', '$conninfo9')");
+	"SET statement_timeout = '3s'; SELECT raft.add_node(9, '$addr9', '$conninfo9')");
 isnt($ret, 0, 'raft.add_node of a server that is not reached does not return');
 is($c->node($leader)->safe_psql('postgres', 'SELECT voter FROM raft.nodes() WHERE node_id = 9'),
 	'f', 'it is a learner, not a voter');
 is($c->exec_ok($leader, 'INSERT INTO kv VALUES ($1, $2)', 13, "'with a learner'"), '1',
 	'writes go on with an absent learner');
+kill 'CONT', $worker9;
 $c->node($leader)->safe_psql('postgres', 'SELECT raft.remove_node(9)');
 is($c->node($leader)->safe_psql('postgres', 'SELECT count(*) FROM raft.nodes() WHERE node_id = 9'),
 	'0', 'the learner is removed');
