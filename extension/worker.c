@@ -44,13 +44,6 @@ PGDLLEXPORT void pgraft_worker_main(Datum main_arg);
 static PgRaftWorker *worker = NULL;
 static unsigned election_ticks = 0;	/* fixed when the core is created */
 
-/* The election timeout in ticks, as the core was created with. */
-unsigned
-pgraft_worker_election_ticks(void)
-{
-	return election_ticks;
-}
-
 void
 pgraft_worker_queue_log(PgRaftWorker *w, int level, const char *line)
 {

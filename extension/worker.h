@@ -93,7 +93,6 @@ typedef struct PgRaftWorker
 
 /* worker.c */
 extern void pgraft_worker_queue_log(PgRaftWorker *w, int level, const char *line);
-extern unsigned pgraft_worker_election_ticks(void);
 
 /* worker_ready.c */
 extern void pgraft_worker_handle_ready(PgRaftWorker *w);

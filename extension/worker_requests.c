@@ -126,61 +126,29 @@ fetch_large_payload(TakenRequest *t)
 	return true;
 }
 
-/* A majority of the voters (of both halves of a joint configuration). */
-static bool
-fresh_majority(const struct raft_status *st, uint8 flag, unsigned limit)
-{
-	unsigned	voters = 0;
-	unsigned	fresh = 0;
-	uint32		i;
-	uint32		j;
-
-	for (i = 0; i < st->config.n; i++)
-	{
-		const struct raft_member *m = &st->config.members[i];
-
-		if (!(m->flags & flag))
-			continue;
-		voters++;
-		if (m->id == st->id)
-		{
-			fresh++;
-			continue;
-		}
-		for (j = 0; j < st->n_progress; j++)
-			if (st->progress[j].id == m->id &&
-				st->progress[j].ticks_since_contact < limit)
-				fresh++;
-	}
-	return voters == 0 || fresh > voters / 2;
-}
-
 /*
  * Lease reads (§6.4.1): a leader that heard from a majority within half an
  * election timeout, and has committed an entry of its own term, may answer
  * a read at its commit index without a heartbeat round: the voters that
  * heard from it will not elect anyone else before their election timeout
- * (check quorum, §4.2.3).  Assumes clocks on the servers run at nearly the
- * same rate; a paused or drifting leader can serve a stale read.  This is
- * the core's rule for its node-wide lease_reads option, applied per request
- * because pg_raft.read_consistency is a per-session setting.
+ * (check quorum, §4.2.3), unless it started a leadership transfer.  Assumes
+ * clocks on the servers run at nearly the same rate; a paused or drifting
+ * leader can serve a stale read.  raft_lease_held is the core's rule for
+ * its node-wide lease_reads option, asked per request here because
+ * pg_raft.read_consistency is a per-session setting.
  */
 static bool
 lease_read_index(PgRaftWorker *w, raft_index *index)
 {
-	struct raft_status *st = palloc(sizeof(struct raft_status));
-	unsigned	limit = Max(1, pgraft_worker_election_ticks() / 2);
-	bool		ok;
+	struct raft_status *st;
 
+	if (!raft_lease_held(w->raft))
+		return false;
+	st = palloc(sizeof(struct raft_status));
 	raft_get_status(w->raft, st);
-	ok = st->role == RAFT_LEADER &&
-		raft_log_term_at(w->log, st->commit) == st->term &&
-		fresh_majority(st, RAFT_VOTER_NEW, limit) &&
-		(!st->config.joint || fresh_majority(st, RAFT_VOTER_OLD, limit));
-	if (ok)
-		*index = st->commit;
+	*index = st->commit;
 	pfree(st);
-	return ok;
+	return true;
 }
 
 /* What a core call's rc means for the request (RAFT_OK: as set). */

@@ -345,6 +345,16 @@ int			raft_change_config(struct raft *r, const struct raft_change *changes,
  */
 int			raft_read_index(struct raft *r, uint64_t ctx);
 
+/*
+ * Whether this node, as leader, holds the lease of §6.4.1 now: it has
+ * committed an entry of its term, a majority of the voters (of each half
+ * of a joint configuration) answered within half an election timeout, it
+ * runs with check_quorum, and no leadership transfer has been started in
+ * this term.  A host may then serve a read at the commit index without a
+ * round (what the lease_reads option does inside raft_read_index).
+ */
+bool		raft_lease_held(const struct raft *r);
+
 struct raft_read_state
 {
 	uint64_t	ctx;

@@ -192,6 +192,7 @@ struct raft
 	struct raft_progress progress[RAFT_MAX_MEMBERS];
 	raft_id		transferee;
 	unsigned	transfer_elapsed;
+	bool		lease_revoked;	/* sent TIMEOUT_NOW this term: no lease */
 	bool		broadcast_pending;	/* send appends at the next ready */
 	size_t		uncommitted_bytes;
 	uint64_t	read_round;

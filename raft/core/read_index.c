@@ -16,7 +16,8 @@
  *
  * Lease reads (§6.4.1): with lease_reads and check_quorum the leader
  * answers at once, trusting that no other leader can be elected within an
- * election timeout (assumes bounded clock drift between servers).
+ * election timeout (assumes bounded clock drift between servers); not
+ * during or after a leadership transfer in the same term.
  */
 #include "core.h"
 
@@ -83,18 +84,21 @@ reject(struct raft *r, raft_id to, uint64_t ctx)
  * timeout.  Those followers reset their election timers no earlier than the
  * leader sent what they answered, and with check_quorum they refuse to vote
  * for anyone else for a full election timeout after that (§4.2.3); the half
- * left over absorbs message delay and clock drift.  Without a lease the
- * request takes the ReadIndex path.
+ * left over absorbs message delay and clock drift.  A leadership transfer
+ * ends it: the target campaigns past the voters' lease.  Without a lease
+ * the request takes the ReadIndex path.
  */
-static bool
-lease_valid(const struct raft *r)
+bool
+raft_lease_held(const struct raft *r)
 {
 	raft_id		ids[RAFT_MAX_MEMBERS];
 	bool		fresh[RAFT_MAX_MEMBERS];
 	uint64_t	limit = r->opt.election_ticks / 2;
 	unsigned	n = 0;
 
-	if (!r->opt.lease_reads || !r->opt.check_quorum)
+	if (r->role != RAFT_LEADER || !r->opt.check_quorum ||
+		r->transferee != RAFT_NONE || r->lease_revoked ||
+		!committed_in_term(r))
 		return false;
 	if (limit == 0)
 		limit = 1;
@@ -106,6 +110,12 @@ lease_valid(const struct raft *r)
 		n++;
 	}
 	return quorum_vote_result(&r->config, ids, fresh, n) == VOTE_WON;
+}
+
+static bool
+lease_valid(const struct raft *r)
+{
+	return r->opt.lease_reads && raft_lease_held(r);
 }
 
 /* Releases the requests whose round a majority has acknowledged. */

@@ -56,6 +56,7 @@ reset_role_state(struct raft *r, raft_term term)
 	r->n_votes = 0;
 	r->transferee = RAFT_NONE;
 	r->transfer_elapsed = 0;
+	r->lease_revoked = false;
 	r->broadcast_pending = false;
 	r->uncommitted_bytes = 0;
 	read_index_reset(r);

@@ -3,7 +3,10 @@
  * accepting proposals, brings the target's log up to date, then sends it
  * TIMEOUT_NOW so it starts an election at once (skipping pre-vote and the
  * voters' lease, context = 1).  If the transfer does not complete within an
- * election timeout, the leader aborts it and takes proposals again.
+ * election timeout, the leader aborts it and takes proposals again.  From
+ * the TIMEOUT_NOW on, the leader's own lease no longer holds (the voters
+ * may elect the target without waiting for it to expire): no lease reads
+ * until the next term.
  */
 #include "core.h"
 
@@ -29,6 +32,12 @@ send_timeout_now(struct raft *r, raft_id to)
 	m.to = to;
 	m.term = r->term;
 	outbox_send(r, &m);
+	/*
+	 * The target's campaign skips the voters' lease (context 1), so a new
+	 * leader may be elected before this one hears of it: no lease reads
+	 * for the rest of this term (read_index.c).
+	 */
+	r->lease_revoked = true;
 	raft_tracef(r, "sent timeout-now to %llu", (unsigned long long) to);
 }
 

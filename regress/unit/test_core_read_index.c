@@ -2,7 +2,8 @@
  * regress/unit/test_core_read_index.c — linearizable reads (§6.4): the
  * leader confirms its leadership with a heartbeat round before answering,
  * waits for the first commit of its term, answers forwarded requests from
- * followers, and with lease_reads answers from its check-quorum lease.
+ * followers, and with lease_reads answers from its check-quorum lease
+ * (not after it started a leadership transfer).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,6 +163,54 @@ s6_4_1_expired_lease_needs_a_round(void **state)
 	cluster_free(&cl);
 }
 
+/*
+ * §6.4.1 and §3.10: the target of a leadership transfer campaigns past the
+ * voters' lease, so once the leader has sent TIMEOUT_NOW its lease no
+ * longer proves anything.  Here the target wins and commits a write while
+ * the old leader hears nothing: a read on the old leader must not be
+ * answered from its lease (it would miss the write).
+ */
+static void
+s6_4_1_no_lease_after_a_leadership_transfer(void **state)
+{
+	struct raft_options o;
+	raft_index	b_index;
+
+	(void) state;
+	cluster_default_options(&o);
+	o.lease_reads = true;
+	o.check_quorum = true;
+	cluster_init(&cl, 3, 3, &o);
+	cluster_elect(&cl, 0);
+	assert_int_equal(cluster_propose(&cl, 0, "a", NULL), RAFT_OK);
+	cluster_stabilize(&cl);
+	assert_true(raft_lease_held(cluster_raft(&cl, 0)));
+
+	/* Node 0 hears nothing from now on. */
+	cluster_cut(&cl, 1, 0, true);
+	cluster_cut(&cl, 2, 0, true);
+	assert_int_equal(raft_transfer_leadership(cluster_raft(&cl, 0), 3), RAFT_OK);
+	assert_false(raft_lease_held(cluster_raft(&cl, 0)));
+	cluster_stabilize(&cl);
+	assert_int_equal(status_of(2).role, RAFT_LEADER);
+	assert_int_equal(cluster_propose(&cl, 2, "b", &b_index), RAFT_OK);
+	cluster_stabilize(&cl);
+	assert_true(status_of(2).commit >= b_index);
+
+	/* Node 0 still believes it leads, with its followers heard recently. */
+	assert_int_equal(status_of(0).role, RAFT_LEADER);
+	assert_true(status_of(0).commit < b_index);
+	assert_false(raft_lease_held(cluster_raft(&cl, 0)));
+	assert_int_equal(raft_read_index(cluster_raft(&cl, 0), 4), RAFT_OK);
+	cluster_stabilize(&cl);
+	assert_int_equal(cl.nodes[0].n_reads, 0);
+
+	/* A new term gives the new leader a lease of its own. */
+	cluster_run(&cl, 1);
+	assert_true(raft_lease_held(cluster_raft(&cl, 2)));
+	cluster_free(&cl);
+}
+
 /* lease_reads needs check_quorum: refused as invalid options. */
 static void
 s6_4_1_lease_reads_require_check_quorum(void **state)
@@ -217,6 +266,7 @@ main(void)
 		cmocka_unit_test(s6_4_follower_without_leader_refuses),
 		cmocka_unit_test(s6_4_1_lease_read_answers_at_once),
 		cmocka_unit_test(s6_4_1_expired_lease_needs_a_round),
+		cmocka_unit_test(s6_4_1_no_lease_after_a_leadership_transfer),
 		cmocka_unit_test(s6_4_1_lease_reads_require_check_quorum),
 		cmocka_unit_test(s6_4_single_voter_reads_at_once),
 		cmocka_unit_test(s6_4_reads_answered_once_in_order),
