@@ -50,6 +50,9 @@ extern void pgraft_require_ready(void);
  */
 extern uint64 pgraft_read_fence(PgRaftReadConsistency consistency);
 
+/* lease.c (backends) */
+extern bool pgraft_lease_read_index(uint64 *index);
+
 /*
  * Proposes an encoded statement and waits for its result from this
  * server's applier: rows affected, or the statement's own error re-raised

@@ -56,6 +56,7 @@ pgraft_shmem_startup_hook(void)
 		ConditionVariableInit(&pgraft_shared->applied_cv);
 		pg_atomic_init_u64(&pgraft_shared->applied_index, 0);
 		pg_atomic_init_u64(&pgraft_shared->durable_applied_index, 0);
+		SpinLockInit(&pgraft_shared->lease_mutex);
 
 		/*
 		 * Request ids must not repeat across restarts: an entry proposed

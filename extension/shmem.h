@@ -6,7 +6,8 @@
  *
  * Locking: PgRaftShared.lock (an LWLock) protects the slots, the status
  * snapshot and the applier handshake fields.  applied_index is an atomic
- * so waiters can poll it without the lock.
+ * so waiters can poll it without the lock; the published lease has a
+ * spinlock of its own (lease.c).
  */
 #ifndef PGRAFT_SHMEM_H
 #define PGRAFT_SHMEM_H
@@ -18,6 +19,7 @@
 #include "storage/dsm.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/spin.h"
 #include "storage/proc.h"
 #include "storage/shm_mq.h"
 
@@ -127,6 +129,11 @@ typedef struct PgRaftShared
 	uint32		worker_quick_exits; /* starts not followed by a healthy run:
 									 * the next start waits longer */
 	bool		intake_paused;	/* new proposals wait: the applier is behind */
+
+	/* the leader's lease for backends (lease.c); written by the worker */
+	slock_t		lease_mutex;
+	uint64		lease_index;	/* read index while the lease holds */
+	int64		lease_until_us; /* CLOCK_MONOTONIC; 0: no lease */
 	struct raft_status status;	/* snapshot published each loop */
 	PgRaftCounters counters;	/* published with it */
 	bool		status_valid;

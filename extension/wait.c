@@ -452,10 +452,17 @@ pgraft_read_fence(PgRaftReadConsistency consistency)
 		return pg_atomic_read_u64(&pgraft_shared->applied_index);
 
 	/*
-	 * Under "lease" the leader answers from its lease when it holds one
-	 * (worker_requests.c); a follower, or a leader without a fresh lease,
+	 * Under "lease" the leader's lease, as its worker publishes it
+	 * (lease.c), gives the read index here; else the worker answers from
+	 * the lease if it holds one by the time it takes the request
+	 * (worker_requests.c).  A follower, or a leader without a fresh lease,
 	 * takes the ReadIndex path.
 	 */
+	if (consistency == PGRAFT_READ_LEASE && pgraft_lease_read_index(&read_index))
+	{
+		wait_applied(read_index);
+		return read_index;
+	}
 	for (attempt = 0; attempt < PGRAFT_READ_ATTEMPTS && !answered; attempt++)
 	{
 		PgRaftSlot *slot = submit(consistency == PGRAFT_READ_LEASE ?

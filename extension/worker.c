@@ -268,6 +268,7 @@ worker_exit(int code, Datum arg)
 
 	if (pgraft_shared)
 	{
+		pgraft_lease_withdraw();
 		LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 		pgraft_shared->worker_ready = false;
 		pgraft_shared->worker_latch = NULL;
@@ -404,7 +405,6 @@ pgraft_worker_main(Datum main_arg)
 {
 	PgRaftWorker *w;
 	WaitEventSet *wes;
-	TimestampTz next_tick;
 	TimestampTz healthy_at;
 	int			uv_fd;
 
@@ -460,7 +460,7 @@ pgraft_worker_main(Datum main_arg)
 			(errmsg("pg_raft: worker of node %d started, listening on %s",
 					pgraft_node_id, pgraft_listen_addr)));
 
-	next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+	w->next_tick = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											pgraft_heartbeat_interval_ms);
 	healthy_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											 PGRAFT_HEALTHY_RUN_MS);
@@ -473,7 +473,7 @@ pgraft_worker_main(Datum main_arg)
 		int			i;
 		TimestampTz now;
 
-		timeout = ms_until(next_tick);
+		timeout = ms_until(w->next_tick);
 		uv_timeout = uv_backend_timeout(&w->loop);
 		if (uv_timeout >= 0 && uv_timeout < timeout)
 			timeout = uv_timeout;
@@ -511,18 +511,28 @@ pgraft_worker_main(Datum main_arg)
 			LWLockRelease(pgraft_shared->lock);
 			healthy_at = 0;
 		}
-		if (now >= next_tick)
+		if (now >= w->next_tick)
 		{
 			raft_tick(w->raft);
-			next_tick = TimestampTzPlusMilliseconds(next_tick,
+			w->next_tick = TimestampTzPlusMilliseconds(w->next_tick,
 													pgraft_heartbeat_interval_ms);
-			if (next_tick <= now)	/* fell behind: no burst of ticks */
-				next_tick = TimestampTzPlusMilliseconds(now,
+			if (w->next_tick <= now)
+			{
+				/*
+				 * Fell behind (paused, starved): no burst of ticks, and
+				 * the ticks that did not happen did not age the lease
+				 * either, so none for an election timeout (lease.c).
+				 */
+				w->next_tick = TimestampTzPlusMilliseconds(now,
 														pgraft_heartbeat_interval_ms);
+				w->lease_after = TimestampTzPlusMilliseconds(now,
+															 pgraft_election_timeout_ms);
+			}
 		}
 
 		pgraft_worker_take_requests(w);
 		pgraft_worker_handle_ready(w);
+		pgraft_lease_publish(w);
 		pgraft_queue_pump(w);
 		publish_status(w);
 		flush_log_lines(w);

@@ -72,6 +72,8 @@ typedef struct PgRaftWorker
 
 
 	PgRaftCounters counters;	/* published with the status */
+	TimestampTz next_tick;		/* when the core's next tick is due */
+	TimestampTz lease_after;	/* no lease reads before (lease.c) */
 
 	/*
 	 * The ready being carried out (worker_ready.c): taken, its fdatasync
@@ -93,6 +95,11 @@ typedef struct PgRaftWorker
 
 /* worker.c */
 extern void pgraft_worker_queue_log(PgRaftWorker *w, int level, const char *line);
+
+/* lease.c */
+extern bool pgraft_worker_lease(PgRaftWorker *w, raft_index *index);
+extern void pgraft_lease_publish(PgRaftWorker *w);
+extern void pgraft_lease_withdraw(void);
 
 /* worker_ready.c */
 extern void pgraft_worker_handle_ready(PgRaftWorker *w);

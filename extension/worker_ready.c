@@ -194,6 +194,8 @@ send_messages(PgRaftWorker *w, const struct raft_ready *rd, bool held)
 {
 	uint32		i;
 
+	/* first, so that no commit index leaves before the lease shows it */
+	pgraft_lease_publish(w);
 	raft_transport_cork(w->transport);
 	for (i = 0; i < rd->n_messages; i++)
 	{

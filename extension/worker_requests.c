@@ -133,22 +133,15 @@ fetch_large_payload(TakenRequest *t)
  * heard from it will not elect anyone else before their election timeout
  * (check quorum, §4.2.3), unless it started a leadership transfer.  Assumes
  * clocks on the servers run at nearly the same rate; a paused or drifting
- * leader can serve a stale read.  raft_lease_held is the core's rule for
- * its node-wide lease_reads option, asked per request here because
- * pg_raft.read_consistency is a per-session setting.
+ * leader can serve a stale read (a paused one cannot: lease.c).  This is
+ * the core's rule for its node-wide lease_reads option (raft_lease_held),
+ * asked per request here because pg_raft.read_consistency is a per-session
+ * setting.
  */
 static bool
 lease_read_index(PgRaftWorker *w, raft_index *index)
 {
-	struct raft_status *st;
-
-	if (!raft_lease_held(w->raft))
-		return false;
-	st = palloc(sizeof(struct raft_status));
-	raft_get_status(w->raft, st);
-	*index = st->commit;
-	pfree(st);
-	return true;
+	return pgraft_worker_lease(w, index);
 }
 
 /* What a core call's rc means for the request (RAFT_OK: as set). */

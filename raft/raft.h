@@ -350,10 +350,11 @@ int			raft_read_index(struct raft *r, uint64_t ctx);
  * committed an entry of its term, a majority of the voters (of each half
  * of a joint configuration) answered within half an election timeout, it
  * runs with check_quorum, and no leadership transfer has been started in
- * this term.  A host may then serve a read at the commit index without a
- * round (what the lease_reads option does inside raft_read_index).
+ * this term.  A host may then serve a read at the commit index (*commit,
+ * when not NULL) without a round (what the lease_reads option does inside
+ * raft_read_index).
  */
-bool		raft_lease_held(const struct raft *r);
+bool		raft_lease_held(const struct raft *r, raft_index *commit);
 
 struct raft_read_state
 {

@@ -89,7 +89,7 @@ reject(struct raft *r, raft_id to, uint64_t ctx)
  * the request takes the ReadIndex path.
  */
 bool
-raft_lease_held(const struct raft *r)
+raft_lease_held(const struct raft *r, raft_index *commit)
 {
 	raft_id		ids[RAFT_MAX_MEMBERS];
 	bool		fresh[RAFT_MAX_MEMBERS];
@@ -109,13 +109,17 @@ raft_lease_held(const struct raft *r)
 			r->progress[i].ticks_since_contact < limit;
 		n++;
 	}
-	return quorum_vote_result(&r->config, ids, fresh, n) == VOTE_WON;
+	if (quorum_vote_result(&r->config, ids, fresh, n) != VOTE_WON)
+		return false;
+	if (commit != NULL)
+		*commit = r->commit;
+	return true;
 }
 
 static bool
 lease_valid(const struct raft *r)
 {
-	return r->opt.lease_reads && raft_lease_held(r);
+	return r->opt.lease_reads && raft_lease_held(r, NULL);
 }
 
 /* Releases the requests whose round a majority has acknowledged. */

@@ -184,13 +184,13 @@ s6_4_1_no_lease_after_a_leadership_transfer(void **state)
 	cluster_elect(&cl, 0);
 	assert_int_equal(cluster_propose(&cl, 0, "a", NULL), RAFT_OK);
 	cluster_stabilize(&cl);
-	assert_true(raft_lease_held(cluster_raft(&cl, 0)));
+	assert_true(raft_lease_held(cluster_raft(&cl, 0), NULL));
 
 	/* Node 0 hears nothing from now on. */
 	cluster_cut(&cl, 1, 0, true);
 	cluster_cut(&cl, 2, 0, true);
 	assert_int_equal(raft_transfer_leadership(cluster_raft(&cl, 0), 3), RAFT_OK);
-	assert_false(raft_lease_held(cluster_raft(&cl, 0)));
+	assert_false(raft_lease_held(cluster_raft(&cl, 0), NULL));
 	cluster_stabilize(&cl);
 	assert_int_equal(status_of(2).role, RAFT_LEADER);
 	assert_int_equal(cluster_propose(&cl, 2, "b", &b_index), RAFT_OK);
@@ -200,14 +200,14 @@ s6_4_1_no_lease_after_a_leadership_transfer(void **state)
 	/* Node 0 still believes it leads, with its followers heard recently. */
 	assert_int_equal(status_of(0).role, RAFT_LEADER);
 	assert_true(status_of(0).commit < b_index);
-	assert_false(raft_lease_held(cluster_raft(&cl, 0)));
+	assert_false(raft_lease_held(cluster_raft(&cl, 0), NULL));
 	assert_int_equal(raft_read_index(cluster_raft(&cl, 0), 4), RAFT_OK);
 	cluster_stabilize(&cl);
 	assert_int_equal(cl.nodes[0].n_reads, 0);
 
 	/* A new term gives the new leader a lease of its own. */
 	cluster_run(&cl, 1);
-	assert_true(raft_lease_held(cluster_raft(&cl, 2)));
+	assert_true(raft_lease_held(cluster_raft(&cl, 2), NULL));
 	cluster_free(&cl);
 }
 
