@@ -75,6 +75,12 @@ typedef struct PgRaftWorker
 	TimestampTz next_tick;		/* when the core's next tick is due */
 	TimestampTz lease_after;	/* no lease reads before (lease.c) */
 
+	/* the ReadIndex round in flight, 0 if none (worker_requests.c) */
+	uint64		read_round;
+	raft_term	read_round_term;
+	raft_id		read_round_leader;
+	TimestampTz read_round_since;
+
 	/*
 	 * The ready being carried out (worker_ready.c): taken, its fdatasync
 	 * in libuv's thread pool, not yet advanced.

@@ -7,7 +7,11 @@
  * raft_read_index call (one heartbeat broadcast on the leader, one
  * forwarded request on a follower), whose answer releases them all.  That
  * is safe: the round starts after every one of them arrived, so its read
- * index is at least the commit index when each read began (§6.4).
+ * index is at least the commit index when each read began (§6.4).  While
+ * a round is in flight, new reads wait in their slots and share the next
+ * one, started when it is answered (as etcd's server does): one round per
+ * round trip, however many reads.  A round not answered within an election
+ * timeout, or one the term or the leader changed under, is taken as lost.
  *
  * A slot is copied and marked TAKEN under the lock, the core is called
  * without it, and the outcome is written back only if the slot still has
@@ -17,6 +21,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/timestamp.h"
 
 #include "pg_raft.h"
@@ -227,7 +233,8 @@ hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
  * raft_read_index is each one's outcome.
  */
 static void
-start_read_round(PgRaftWorker *w, TakenRequest *taken, int n, raft_id leader)
+start_read_round(PgRaftWorker *w, TakenRequest *taken, int n,
+				 const struct raft_status *st, bool hold)
 {
 	uint64		round = 0;
 	int			rc = RAFT_OK;
@@ -240,18 +247,50 @@ start_read_round(PgRaftWorker *w, TakenRequest *taken, int n, raft_id leader)
 
 		if (!t->wants_round)
 			continue;
+		if (hold)
+		{
+			/* a lease read without a lease: waits for the next round */
+			t->new_state = PGRAFT_SLOT_FILLED;
+			continue;
+		}
 		if (!asked)
 		{
 			round = ++pgraft_shared->next_read_round;
 			rc = raft_read_index(w->raft, round);
 			asked = true;
 			w->counters.read_rounds++;
+			if (rc == RAFT_OK)
+			{
+				w->read_round = round;
+				w->read_round_term = st->term;
+				w->read_round_leader = st->leader;
+				w->read_round_since = GetCurrentTimestamp();
+			}
 		}
 		w->counters.read_requests++;
 		t->round = round;
 		t->new_state = PGRAFT_SLOT_READ_WAIT;
-		set_core_outcome(t, rc, leader);
+		set_core_outcome(t, rc, st->leader);
 	}
+}
+
+/*
+ * Whether the last ReadIndex round may still be answered: then new reads
+ * wait for the next one (see the header).
+ */
+static bool
+read_round_in_flight(PgRaftWorker *w, const struct raft_status *st)
+{
+	if (w->read_round == 0)
+		return false;
+	if (st->term != w->read_round_term || st->leader != w->read_round_leader ||
+		TimestampDifferenceExceeds(w->read_round_since, GetCurrentTimestamp(),
+								   pgraft_election_timeout_ms))
+	{
+		w->read_round = 0;		/* lost: its reads time out and ask again */
+		return false;
+	}
+	return true;
 }
 
 void
@@ -263,6 +302,7 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	struct raft_status *st;
 	TimestampTz now;
 	bool		paused;
+	bool		hold_reads;
 
 	/*
 	 * Flow control: committed entries wait in this process until the
@@ -270,6 +310,9 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	 * wait in their slots (and give up on their bound) until it catches up.
 	 */
 	paused = w->pending_bytes > PGRAFT_MAX_PENDING_BYTES;
+	st = palloc(sizeof(struct raft_status));
+	raft_get_status(w->raft, st);
+	hold_reads = read_round_in_flight(w, st);
 
 	taken = palloc(sizeof(TakenRequest) * PGRAFT_MAX_REQUESTS);
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
@@ -282,6 +325,8 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 		if (slot->state != PGRAFT_SLOT_FILLED)
 			continue;
 		if (paused && slot->kind == PGRAFT_REQ_PROPOSE)
+			continue;
+		if (hold_reads && slot->kind == PGRAFT_REQ_READ_INDEX)
 			continue;
 		t = &taken[n++];
 		memset(t, 0, offsetof(TakenRequest, errmsg));
@@ -304,15 +349,13 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	if (n == 0)
 		return;
 
-	st = palloc(sizeof(struct raft_status));
-	raft_get_status(w->raft, st);
 	for (i = 0; i < n; i++)
 	{
 		if (taken[i].payload_dsm != 0 && !fetch_large_payload(&taken[i]))
 			continue;
 		hand_to_core(w, &taken[i], st->leader);
 	}
-	start_read_round(w, taken, n, st->leader);
+	start_read_round(w, taken, n, st, hold_reads);
 	raft_get_status(w->raft, st);
 	now = GetCurrentTimestamp();
 
@@ -358,6 +401,13 @@ pgraft_worker_answer_reads(PgRaftWorker *w, const struct raft_read_state *reads,
 	bool		woke[PGRAFT_MAX_REQUESTS];
 
 	memset(woke, 0, sizeof(woke));
+	for (i = 0; i < n; i++)
+		if (w->read_round != 0 && reads[i].ctx >= w->read_round)
+		{
+			/* the reads held meanwhile start the next round at once */
+			w->read_round = 0;
+			SetLatch(MyLatch);
+		}
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < n; i++)
 	{
