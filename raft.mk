@@ -51,6 +51,7 @@ unit: $(UNIT_TESTS)
 # --- simulator -----------------------------------------------------------------
 SIM_SRCS := $(sort $(wildcard regress/sim/*.c))
 SEEDS ?= 2000
+LEASE_SEEDS ?= 1000
 SIM_ARGS ?=
 
 $(B)/sim/raft-sim: $(SIM_SRCS) $(B)/libraft.a $(RAFT_HDRS) $(wildcard regress/sim/*.h)
@@ -62,19 +63,21 @@ ifdef SEED
 	$(B)/sim/raft-sim --seed $(SEED) --trace $(SIM_ARGS)
 else
 	$(B)/sim/raft-sim --seeds $(SEEDS) $(SIM_ARGS)
+	$(B)/sim/raft-sim --seeds $(LEASE_SEEDS) --lease-reads $(SIM_ARGS)
 endif
 
 # Cores built with one rule broken on purpose (see raft/core: RAFT_BUG_*),
 # and a host that breaks raft.h's loop (regress/sim/sim_host.c).
 # The simulator must report a violation for each.
-SIM_BUGS := COMMIT_OLD_TERMS DOUBLE_VOTE HOST_SENDS_ALL_EARLY
+SIM_BUGS := COMMIT_OLD_TERMS DOUBLE_VOTE HOST_SENDS_ALL_EARLY LEASE_AFTER_TRANSFER
 $(B)/sim/raft-sim-bug-%: $(SIM_SRCS) $(CORE_SRCS) $(RAFT_HDRS)
 	@mkdir -p $(dir $@)
 	$(RAFT_CC) $(RAFT_CFLAGS) -DRAFT_BUG_$* $(RAFT_INC) -Iregress/sim $(SIM_SRCS) $(CORE_SRCS) -o $@
 
 sim-bugs: $(SIM_BUGS:%=$(B)/sim/raft-sim-bug-%)
 	@failed=0; for b in $(SIM_BUGS); do \
-	  if $(B)/sim/raft-sim-bug-$$b --seeds $${SIM_BUG_SEEDS:-2000} --expect-violation; then \
+	  case $$b in LEASE_AFTER_TRANSFER) args=--lease-reads; n=8000;; *) args=; n=2000;; esac; \
+	  if $(B)/sim/raft-sim-bug-$$b --seeds $${SIM_BUG_SEEDS:-$$n} $$args --expect-violation; then \
 	    echo "ok: the simulator caught RAFT_BUG_$$b"; \
 	  else echo "FAILED: the simulator missed RAFT_BUG_$$b"; failed=$$((failed+1)); fi; \
 	done; test $$failed -eq 0

@@ -96,10 +96,12 @@ raft_lease_held(const struct raft *r, raft_index *commit)
 	uint64_t	limit = r->opt.election_ticks / 2;
 	unsigned	n = 0;
 
-	if (r->role != RAFT_LEADER || !r->opt.check_quorum ||
-		r->transferee != RAFT_NONE || r->lease_revoked ||
-		!committed_in_term(r))
+	if (r->role != RAFT_LEADER || !r->opt.check_quorum || !committed_in_term(r))
 		return false;
+#ifndef RAFT_BUG_LEASE_AFTER_TRANSFER
+	if (r->transferee != RAFT_NONE || r->lease_revoked)
+		return false;			/* §3.10: the target skips the voters' lease */
+#endif
 	if (limit == 0)
 		limit = 1;
 	for (unsigned i = 0; i < r->n_progress; i++)

@@ -438,6 +438,7 @@ struct sim
 
 	struct sim_net net;
 	uint64_t heal_at; /* partition or loss burst ends */
+	raft_id deaf_handing_over; /* a leader deaf since its TIMEOUT_NOW, or 0 */
 	bool faults_active;
 	struct sim_host hosts[SIM_MAX_NODES + 1];
 	raft_id next_id;

@@ -173,9 +173,11 @@ run_one(const struct sim_config *cfg, bool report, bool summary)
 				   s.trace.count, ULL(cfg->seed), s.n_initial);
 			sim_trace_dump(&s.trace, stdout, 0);
 		}
-		printf("--- at %llu ms, step %llu; replay: %s --seed %llu --trace "
+		printf("--- at %llu ms, step %llu; replay: %s --seed %llu%s%s --trace "
 			   "---\n",
-			   ULL(s.violation_time), ULL(s.steps), program, ULL(cfg->seed));
+			   ULL(s.violation_time), ULL(s.steps), program, ULL(cfg->seed),
+			   cfg->lease_reads ? " --lease-reads" : "",
+			   cfg->clock_drift ? " --clock-drift" : "");
 	}
 	else if (s.violated)
 		printf("sim: seed %llu: VIOLATION %s\n", ULL(cfg->seed), s.violation);

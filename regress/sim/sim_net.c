@@ -8,7 +8,9 @@
  * partitions and isolating a node are all the same thing; a link blocked
  * when a message is sent or when it would arrive loses it.  Messages in
  * flight are bytes (sim_wire.c): encoded by the codec when sent, decoded
- * when they arrive.
+ * when they arrive.  In the fault phase, a leader that sends TIMEOUT_NOW
+ * may go deaf at that moment (it hears nobody until healed): it keeps
+ * believing it leads while the transfer's target takes over.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +297,24 @@ sim_net_send(struct sim *s, const struct raft_message *m)
 	net_enqueue(s, m);
 	if (sim_rng_chance(&n->rng, n->opt.dup_10k))
 		net_enqueue(s, m);
+	if (m->type == RAFT_MSG_TIMEOUT_NOW && s->phase == SIM_PHASE_FAULTS &&
+		!s->faults_active && sim_rng_chance(&n->rng, 5000))
+	{
+		/*
+		 * The leader that hands over goes deaf as its TIMEOUT_NOW leaves:
+		 * it still sends, but does not hear of the new term, so it goes on
+		 * believing it leads while the target takes over and commits.
+		 * What it answers meanwhile (reads from its lease) must hold.
+		 */
+		for (raft_id id = 1; id <= SIM_MAX_NODES; id++)
+			n->blocked[id][m->from] = true;
+		s->heal_at = s->now + sim_rng_range(&n->rng, 5, 60) * SIM_TICK_MS;
+		s->faults_active = true;
+		s->deaf_handing_over = m->from;
+		s->stats.partitions++;
+		sim_tracef(s, "* partition: n%llu hears nobody (it sent TIMEOUT_NOW)",
+				   (unsigned long long) m->from);
+	}
 }
 
 bool

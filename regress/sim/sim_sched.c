@@ -12,8 +12,10 @@
  * learner, the leader too: the host starts new nodes empty and stops
  * removed ones once a configuration without them is committed);
  * leadership transfers asked of the leader or of a follower, and hosts
- * calling raft_campaign; proposals on the leader and on followers
- * (forwarded); read_index requests anywhere; compaction on every host.
+ * calling raft_campaign (a leader may go deaf as its TIMEOUT_NOW leaves,
+ * sim_net.c, and then gets half of the reads); proposals on the leader
+ * and on followers (forwarded); read_index requests anywhere; compaction
+ * on every host.
  *
  * Liveness phase: everything heals (links, loss, capacity, fsync stalls;
  * crashed nodes restart).  A leader must appear, and a marker entry
@@ -77,6 +79,7 @@ heal_network(struct sim *s, const char *why)
 	s->net.opt.loss_10k = s->net_base.loss_10k;
 	s->heal_at = 0;
 	s->faults_active = false;
+	s->deaf_handing_over = RAFT_NONE;
 	sim_tracef(s, "* network healed (%s)", why);
 }
 
@@ -351,6 +354,11 @@ static void
 read_index(struct sim *s)
 {
 	struct sim_host *h = random_up(s, &s->rng_work);
+
+	/* Half of the reads go to a leader that went deaf handing over. */
+	if (s->deaf_handing_over != RAFT_NONE && sim_rng_chance(&s->rng_work, 5000) &&
+		s->hosts[s->deaf_handing_over].up)
+		h = &s->hosts[s->deaf_handing_over];
 	uint64_t ctx;
 	int rc;
 
@@ -405,6 +413,7 @@ heal_all(struct sim *s)
 		s->sync_delay_max_ms = s->election_ticks * SIM_TICK_MS / 5;
 	s->heal_at = 0;
 	s->faults_active = false;
+	s->deaf_handing_over = RAFT_NONE;
 	s->phase = SIM_PHASE_HEALED;
 	s->phase_since = s->now;
 	sim_tracef(s, "* fault phase over: links healed, no loss, no capacity "
