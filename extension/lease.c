@@ -59,8 +59,12 @@ set_lease(uint64 index, int64 until_us)
 bool
 pgraft_worker_lease(PgRaftWorker *w, raft_index *index)
 {
-	if (w->lease_after != 0 && GetCurrentTimestamp() < w->lease_after)
-		return false;
+	if (w->lease_after != 0)
+	{
+		if (GetCurrentTimestamp() < w->lease_after)
+			return false;
+		w->lease_after = 0;
+	}
 	return raft_lease_held(w->raft, index);
 }
 
@@ -87,7 +91,7 @@ pgraft_lease_publish(PgRaftWorker *w)
 	set_lease((uint64) commit, monotonic_us() + until_tick);
 }
 
-/* Worker: no lease any more (exit, or before the core is replaced). */
+/* Worker: no lease any more (the worker exits). */
 void
 pgraft_lease_withdraw(void)
 {

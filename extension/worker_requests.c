@@ -132,24 +132,6 @@ fetch_large_payload(TakenRequest *t)
 	return true;
 }
 
-/*
- * Lease reads (§6.4.1): a leader that heard from a majority within half an
- * election timeout, and has committed an entry of its own term, may answer
- * a read at its commit index without a heartbeat round: the voters that
- * heard from it will not elect anyone else before their election timeout
- * (check quorum, §4.2.3), unless it started a leadership transfer.  Assumes
- * clocks on the servers run at nearly the same rate; a paused or drifting
- * leader can serve a stale read (a paused one cannot: lease.c).  This is
- * the core's rule for its node-wide lease_reads option (raft_lease_held),
- * asked per request here because pg_raft.read_consistency is a per-session
- * setting.
- */
-static bool
-lease_read_index(PgRaftWorker *w, raft_index *index)
-{
-	return pgraft_worker_lease(w, index);
-}
-
 /* What a core call's rc means for the request (RAFT_OK: as set). */
 static void
 set_core_outcome(TakenRequest *t, int rc, raft_id leader)
@@ -206,7 +188,8 @@ hand_to_core(PgRaftWorker *w, TakenRequest *t, raft_id leader)
 			}
 			break;
 		case PGRAFT_REQ_READ_LEASE:
-			if (lease_read_index(w, &index))
+			/* the lease if it holds one now (lease.c), else a round */
+			if (pgraft_worker_lease(w, &index))
 			{
 				t->index = index;
 				break;
@@ -303,6 +286,7 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	TimestampTz now;
 	bool		paused;
 	bool		hold_reads;
+	bool		have_status;
 
 	/*
 	 * Flow control: committed entries wait in this process until the
@@ -311,8 +295,14 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	 */
 	paused = w->pending_bytes > PGRAFT_MAX_PENDING_BYTES;
 	st = palloc(sizeof(struct raft_status));
-	raft_get_status(w->raft, st);
-	hold_reads = read_round_in_flight(w, st);
+	have_status = hold_reads = false;
+	if (w->read_round != 0)
+	{
+		/* the status only when a round may be in flight: not every pass */
+		raft_get_status(w->raft, st);
+		have_status = true;
+		hold_reads = read_round_in_flight(w, st);
+	}
 
 	taken = palloc(sizeof(TakenRequest) * PGRAFT_MAX_REQUESTS);
 	LWLockAcquire(pgraft_shared->lock, LW_EXCLUSIVE);
@@ -349,6 +339,8 @@ pgraft_worker_take_requests(PgRaftWorker *w)
 	if (n == 0)
 		return;
 
+	if (!have_status)
+		raft_get_status(w->raft, st);
 	for (i = 0; i < n; i++)
 	{
 		if (taken[i].payload_dsm != 0 && !fetch_large_payload(&taken[i]))
