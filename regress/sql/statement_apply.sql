@@ -70,6 +70,28 @@ SET ROLE regress_pgraft_app;
 SELECT raft.exec('INSERT INTO notes (id) VALUES (1)');
 SELECT raft.exec('UPDATE notes SET id = id / 0');
 
+-- A deferrable constraint is checked at the end of the entry's statement
+-- (each entry starts with SET CONSTRAINTS ALL IMMEDIATE): a violation is
+-- that entry's result, and the applier goes on.  PostgreSQL refuses to
+-- queue a deferred check inside the security-restricted operation the
+-- entry runs in, so without this every write to such a table failed.
+SELECT raft.exec('CREATE TABLE parents (id int PRIMARY KEY)');
+SELECT raft.exec('CREATE TABLE kids (id int PRIMARY KEY, parent int
+	REFERENCES parents DEFERRABLE INITIALLY DEFERRED,
+	code int UNIQUE DEFERRABLE INITIALLY DEFERRED)');
+SELECT raft.exec('INSERT INTO kids VALUES (1, 7, 1)');
+SELECT raft.exec('INSERT INTO parents VALUES (7)');
+SELECT raft.exec('INSERT INTO kids VALUES (1, 7, 1)');
+SELECT raft.exec('INSERT INTO kids VALUES (2, 7, 1)');
+SELECT raft.exec('INSERT INTO kids VALUES (2, 7, 2)');
+-- checked once the statement is done, not row by row: codes 1 and 2 swap
+SELECT raft.exec('UPDATE kids SET code = 3 - code');
+SELECT raft.exec('UPDATE kids SET code = 1');
+SELECT raft.exec('DELETE FROM parents');
+SELECT id, parent, code FROM kids ORDER BY id;
+SELECT raft.exec('DROP TABLE kids');
+SELECT raft.exec('DROP TABLE parents');
+
 -- ALTER TABLE, RENAME, CREATE INDEX, DROP INDEX through the log
 SELECT raft.exec('ALTER TABLE notes ADD COLUMN tag text NOT NULL DEFAULT ''none''');
 SELECT raft.exec('ALTER TABLE notes RENAME COLUMN tag TO label');
