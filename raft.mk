@@ -154,16 +154,21 @@ bench-storage: $(B)/bench/storage_bench
 # --- benchmarks: pg_raft against PostgreSQL's own replication ------------------
 #   make bench          bench/run: every workload, clients 1 8 32 64 (see docs/benchmarks.md)
 #   make bench-quick    the same with clients 1 8 and a few seconds per point
+#   make bench-goal     the goal points only (32 clients and 1, leader writes
+#                       against remote_apply), both sides alternating,
+#                       BENCH_ROUNDS rounds (5), with CPU per write by process
 # Figures, not tests: not part of `make test`.
 $(B)/bench/core_bench: bench/core_bench.c $(B)/libraft.a $(RAFT_HDRS)
 	@mkdir -p $(dir $@)
 	$(RAFT_CC) $(RAFT_CFLAGS) $(RAFT_INC) $< -o $@ $(B)/libraft.a
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-goal
 bench:
 	bench/run
 bench-quick:
 	bench/run --quick
+bench-goal:
+	bench/run --goal
 
 # --- Jepsen-style fault suite (regress/jepsen, see its README.md) ------------
 #   make jepsen-unit             the history checker's unit tests
