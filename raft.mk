@@ -2,7 +2,8 @@
 # Included by the top-level Makefile.  Everything is built under build/.
 #
 #   make unit                    cmocka unit tests (regress/unit/test_*.c)
-#   make sim SEEDS=N             N seeded simulator runs (default 2000)
+#   make sim SEEDS=N             N seeded simulator runs (default 2000; then
+#                                LEASE_SEEDS with lease reads, FIVE_SEEDS on 5 nodes)
 #   make sim SEED=s              replay one seed, with its trace
 #   make sim-bugs                the simulator catches deliberately broken cores
 #   make fuzz FUZZ_SECONDS=N     every libFuzzer target (regress/fuzz/fuzz_*.c)
@@ -52,6 +53,7 @@ unit: $(UNIT_TESTS)
 SIM_SRCS := $(sort $(wildcard regress/sim/*.c))
 SEEDS ?= 2000
 LEASE_SEEDS ?= 1000
+FIVE_SEEDS ?= 1000
 SIM_ARGS ?=
 
 $(B)/sim/raft-sim: $(SIM_SRCS) $(B)/libraft.a $(RAFT_HDRS) $(wildcard regress/sim/*.h)
@@ -64,6 +66,7 @@ ifdef SEED
 else
 	$(B)/sim/raft-sim --seeds $(SEEDS) $(SIM_ARGS)
 	$(B)/sim/raft-sim --seeds $(LEASE_SEEDS) --lease-reads $(SIM_ARGS)
+	$(B)/sim/raft-sim --seeds $(FIVE_SEEDS) --nodes 5 $(SIM_ARGS)
 endif
 
 # Cores built with one rule broken on purpose (see raft/core: RAFT_BUG_*),

@@ -176,6 +176,8 @@ struct raft
 	/* The latest snapshot: from raft_compact, raft_load or a leader. */
 	struct raft_snapshot snapshot;
 	bool		snapshot_to_restore;	/* received: hand it in the next ready */
+	raft_index	restore_index;	/* the received one's index (raft_compact
+								 * may replace snapshot meanwhile) */
 
 	/* Timers, in ticks (§3.4). */
 	unsigned	election_elapsed;

@@ -219,8 +219,13 @@ raft_advance(struct raft *r, const struct raft_ready *rd)
 	if (!r->ready_taken)
 		return;
 	r->prev_hs = r->rd_hs;
-	/* Restored, unless a newer one arrived since the ready. */
-	if (r->rd_snapshot && r->snapshot.index == r->rd_snap.index)
+	/*
+	 * Restored, unless a newer one arrived since the ready.  Compared with
+	 * the received snapshot's index, not with r->snapshot: the host may
+	 * have compacted past it while carrying out this ready, and its own
+	 * snapshot is nothing to restore.
+	 */
+	if (r->rd_snapshot && r->restore_index == r->rd_snap.index)
 		r->snapshot_to_restore = false;
 
 	/* The entries that are still in the log are durable now. */

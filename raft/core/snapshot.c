@@ -146,6 +146,7 @@ snapshot_recv(struct raft *r, const struct raft_message *m)
 	snapshot_clear(&r->snapshot);
 	r->snapshot = copy;
 	r->snapshot_to_restore = true;
+	r->restore_index = copy.index;
 	log_reset(&r->log, s->index, s->term);
 	r->commit = s->index;
 	/* The host restores the state machine from it: applied moves along. */
