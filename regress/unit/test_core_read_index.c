@@ -117,18 +117,25 @@ s6_4_follower_without_leader_refuses(void **state)
 	cluster_free(&cl);
 }
 
-/* §6.4.1: with a lease the leader answers without a round of messages. */
+/* A 3-node cluster with lease reads and check-quorum; node 0 leads. */
 static void
-s6_4_1_lease_read_answers_at_once(void **state)
+elect_with_lease(void)
 {
 	struct raft_options o;
 
-	(void) state;
 	cluster_default_options(&o);
 	o.lease_reads = true;
 	o.check_quorum = true;
 	cluster_init(&cl, 3, 3, &o);
 	cluster_elect(&cl, 0);
+}
+
+/* §6.4.1: with a lease the leader answers without a round of messages. */
+static void
+s6_4_1_lease_read_answers_at_once(void **state)
+{
+	(void) state;
+	elect_with_lease();
 	cluster_isolate(&cl, 0);
 	assert_int_equal(raft_read_index(cluster_raft(&cl, 0), 3), RAFT_OK);
 	cluster_process(&cl, 0);
@@ -173,15 +180,10 @@ s6_4_1_expired_lease_needs_a_round(void **state)
 static void
 s6_4_1_no_lease_after_a_leadership_transfer(void **state)
 {
-	struct raft_options o;
 	raft_index	b_index;
 
 	(void) state;
-	cluster_default_options(&o);
-	o.lease_reads = true;
-	o.check_quorum = true;
-	cluster_init(&cl, 3, 3, &o);
-	cluster_elect(&cl, 0);
+	elect_with_lease();
 	assert_int_equal(cluster_propose(&cl, 0, "a", NULL), RAFT_OK);
 	cluster_stabilize(&cl);
 	assert_true(raft_lease_held(cluster_raft(&cl, 0), NULL));

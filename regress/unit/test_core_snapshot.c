@@ -52,6 +52,38 @@ wait_snapshot_msg(void)
 	return NULL;
 }
 
+/*
+ * Node 3 (f) receives from node 1, leader of term 2, an append of n no-op
+ * entries of term 2 after prev/prev_term, with commit.
+ */
+static void
+step_append(struct raft *f, raft_index prev, raft_term prev_term, unsigned n,
+			raft_index commit)
+{
+	struct raft_message m;
+	struct raft_entry e[4];
+
+	assert_true(n <= 4);
+	memset(&m, 0, sizeof(m));
+	memset(e, 0, sizeof(e));
+	m.type = RAFT_MSG_APPEND;
+	m.from = 1;
+	m.to = 3;
+	m.term = 2;
+	m.index = prev;
+	m.log_term = prev_term;
+	m.commit = commit;
+	m.n_entries = n;
+	m.entries = e;
+	for (unsigned k = 0; k < n; k++)
+	{
+		e[k].index = prev + 1 + k;
+		e[k].term = 2;
+		e[k].type = RAFT_ENTRY_NOOP;
+	}
+	assert_int_equal(raft_step(f, &m), RAFT_OK);
+}
+
 /* §5.1: compaction keeps the snapshot point and drops entries up to it. */
 static void
 s5_1_compaction_drops_applied_entries(void **state)
@@ -102,31 +134,12 @@ s5_1_compact_within_a_ready(void **state)
 {
 	struct raft *f;
 	struct raft_ready rd;
-	struct raft_message m;
-	struct raft_entry e[2];
 	struct raft_buffer data = {.base = "snap", .len = 4};
 
 	(void) state;
 	cluster_init(&cl, 3, 3, NULL);
 	f = cluster_raft(&cl, 2);
-	memset(&m, 0, sizeof(m));
-	memset(e, 0, sizeof(e));
-	m.type = RAFT_MSG_APPEND;
-	m.from = 1;
-	m.to = 3;
-	m.term = 2;
-	m.index = 1;
-	m.log_term = 1;
-	m.commit = 3;
-	m.n_entries = 2;
-	m.entries = e;
-	for (unsigned k = 0; k < 2; k++)
-	{
-		e[k].index = 2 + k;
-		e[k].term = 2;
-		e[k].type = RAFT_ENTRY_NOOP;
-	}
-	assert_int_equal(raft_step(f, &m), RAFT_OK);
+	step_append(f, 1, 1, 2, 3);
 	raft_ready(f, &rd);
 	assert_int_equal(rd.n_entries, 2);
 	assert_int_equal(rd.n_committed, 2);
@@ -152,7 +165,6 @@ s5_1_compact_within_a_ready_that_restores(void **state)
 	struct raft *f;
 	struct raft_ready rd;
 	struct raft_message m;
-	struct raft_entry e[2];
 	struct raft_buffer data = {.base = "mine", .len = 4};
 
 	(void) state;
@@ -171,24 +183,7 @@ s5_1_compact_within_a_ready_that_restores(void **state)
 	m.snapshot.data.base = "theirs";
 	m.snapshot.data.len = 6;
 	assert_int_equal(raft_step(f, &m), RAFT_OK);
-	memset(&m, 0, sizeof(m));
-	memset(e, 0, sizeof(e));
-	m.type = RAFT_MSG_APPEND;
-	m.from = 1;
-	m.to = 3;
-	m.term = 2;
-	m.index = 3;
-	m.log_term = 2;
-	m.commit = 5;
-	m.n_entries = 2;
-	m.entries = e;
-	for (unsigned k = 0; k < 2; k++)
-	{
-		e[k].index = 4 + k;
-		e[k].term = 2;
-		e[k].type = RAFT_ENTRY_NOOP;
-	}
-	assert_int_equal(raft_step(f, &m), RAFT_OK);
+	step_append(f, 3, 2, 2, 5);
 
 	raft_ready(f, &rd);
 	assert_non_null(rd.snapshot);
